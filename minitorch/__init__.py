@@ -1,0 +1,87 @@
+"""minitorch: a from-scratch tensor and reverse-mode autograd engine with torch's API.
+
+    import minitorch as torch          # for the subset minitorch implements
+"""
+from .backend import (dtype, device, float16, float32, float64, uint8, int8, int16, int32, int64,
+                      bool_ as bool)
+from .backend import cuda_is_available as _cuda_is_available
+from .tensor import Tensor, Size, matmul, cat, concat, concatenate, stack, where
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from . import autograd
+from . import nn, optim  # noqa: E402
+from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state
+from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, arange, linspace,
+                       eye, randn, rand, randint, randperm, zeros_like, ones_like, empty_like,
+                       full_like, rand_like, randn_like)
+
+float = float32
+double = float64
+half = float16
+long = int64
+
+__version__ = "0.1.0"
+
+
+# ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------
+def exp(input): return input.exp()
+def log(input): return input.log()
+def sqrt(input): return input.sqrt()
+def abs(input): return input.abs()
+def tanh(input): return input.tanh()
+def sigmoid(input): return input.sigmoid()
+def relu(input): return input.relu()
+def clamp(input, min=None, max=None): return input.clamp(min, max)
+def flatten(input, start_dim=0, end_dim=-1): return input.flatten(start_dim, end_dim)
+def reshape(input, shape): return input.reshape(shape)
+def permute(input, dims): return input.permute(dims)
+def transpose(input, dim0, dim1): return input.transpose(dim0, dim1)
+def squeeze(input, dim=None): return input.squeeze(dim)
+def unsqueeze(input, dim): return input.unsqueeze(dim)
+def sum(input, dim=None, keepdim=False, dtype=None): return input.sum(dim, keepdim, dtype=dtype)
+def mean(input, dim=None, keepdim=False, dtype=None): return input.mean(dim, keepdim, dtype=dtype)
+def max(input, dim=None, keepdim=False): return input.max(dim, keepdim)
+def min(input, dim=None, keepdim=False): return input.min(dim, keepdim)
+def amax(input, dim=(), keepdim=False): return input.amax(dim, keepdim)
+def amin(input, dim=(), keepdim=False): return input.amin(dim, keepdim)
+def argmax(input, dim=None, keepdim=False): return input.argmax(dim, keepdim)
+def argmin(input, dim=None, keepdim=False): return input.argmin(dim, keepdim)
+def maximum(input, other): return input.maximum(other)
+def minimum(input, other): return input.minimum(other)
+def pow(input, exponent): return input ** exponent
+def add(input, other, alpha=1): return input.add(other, alpha=alpha)
+def sub(input, other, alpha=1): return input.sub(other, alpha=alpha)
+def mul(input, other): return input * other
+def div(input, other): return input / other
+def neg(input): return -input
+def softmax(input, dim): return input.softmax(dim)
+def log_softmax(input, dim): return input.log_softmax(dim)
+def split(tensor, split_size_or_sections, dim=0): return tensor.split(split_size_or_sections, dim)
+def chunk(input, chunks, dim=0): return input.chunk(chunks, dim)
+def numel(input): return input.numel()
+def is_tensor(obj): return isinstance(obj, Tensor)
+def allclose(input, other, rtol=1e-05, atol=1e-08): return input.allclose(other, rtol, atol)
+def equal(input, other): return input.equal(other)
+def clone(input): return input.clone()
+def detach(input): return input.detach()
+def is_floating_point(input): return input.is_floating_point()
+
+
+class cuda:
+    """``minitorch.cuda.is_available()`` and friends (CuPy is loaded only when asked)."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return _cuda_is_available()
+
+    @staticmethod
+    def device_count() -> int:
+        if not _cuda_is_available():
+            return 0
+        from .backend import cupy_module
+        return cupy_module().cuda.runtime.getDeviceCount()
+
+    @staticmethod
+    def synchronize() -> None:
+        if _cuda_is_available():
+            from .backend import cupy_module
+            cupy_module().cuda.Device().synchronize()

@@ -1,0 +1,353 @@
+"""Reverse-mode automatic differentiation.
+
+The graph
+---------
+Every op is a :class:`Function` with two static methods, as in ``torch.autograd.Function``::
+
+    forward(ctx, *inputs)        -> output            y = f(x)
+    backward(ctx, grad_output)   -> grad per input     dL/dx = dL/dy · ∂y/∂x   (the vector-Jacobian product)
+
+Inside ``forward`` and ``backward`` the arguments are raw arrays (NumPy or CuPy), so the math is
+written once with ``xp = array_module(x)``. ``Function.apply`` does the bookkeeping: it unwraps the
+Tensors, calls ``forward``, wraps the result and, when any input requires grad, records the call as a
+graph node. The node *is* the ``ctx`` object: it keeps what ``save_for_backward`` stored and the
+parent nodes of its inputs (``next_functions``). A leaf tensor that requires grad is represented by an
+:class:`AccumulateGrad` node that adds the incoming gradient to ``leaf.grad``.
+
+Backward
+--------
+``run_backward(root, grad)`` sorts the nodes reachable from ``root`` topologically with an explicit
+stack (no recursion, so a 10,000-op chain works), then visits them root-first. Each node receives
+the sum of the gradients of all its consumers (fan-out accumulates), returns one gradient per input,
+and passes each on to that input's node. Unless ``retain_graph`` is set, a node frees its saved
+arrays after use; a second backward through it raises.
+
+In-place safety
+---------------
+Every Tensor has a version counter that in-place ops bump. A node remembers the versions of the
+tensors whose arrays it saved; if one changed before backward reads it, backward raises instead of
+silently using the modified values.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+from .backend import array_module
+
+# --------------------------------------------------------------------------------------------
+# Grad mode
+# --------------------------------------------------------------------------------------------
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """``set_grad_enabled(False)`` turns recording off now; as a context manager it restores
+    the previous mode on exit (as torch's does)."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+
+class _GradMode(contextlib.ContextDecorator):
+    mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):  # works as @no_grad and as @no_grad()
+        @functools.wraps(func)
+        def inner(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+        return inner
+
+
+class no_grad(_GradMode):
+    """Ops inside do not record a graph: their results do not require grad."""
+    mode = False
+
+
+class enable_grad(_GradMode):
+    mode = True
+
+
+# --------------------------------------------------------------------------------------------
+# Graph nodes
+# --------------------------------------------------------------------------------------------
+class Node:
+    """Something backward visits: a Function call or a leaf's AccumulateGrad."""
+    next_functions: tuple = ()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad(Node):
+    """The graph node of a leaf tensor: adds the gradient it receives into ``variable.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def accumulate(self, grad):
+        t = self.variable
+        if grad.dtype != t._data.dtype:
+            grad = grad.astype(t._data.dtype)
+        if t.grad is None:
+            t.grad = t._wrap(grad.copy())  # own the array: backward may hand the same one to two leaves
+        else:
+            t.grad._data = t.grad._data + grad
+
+
+class Function(Node):
+    """Base class of every differentiable op. Subclasses define ``forward`` and ``backward``.
+
+    ``apply(*args)`` runs forward; positional Tensor arguments are the op's differentiable
+    inputs, anything else (ints, tuples, None) passes through unchanged. ``backward`` returns one
+    gradient per positional argument (``None`` for non-tensors or inputs that need none).
+    """
+
+    # set on the node by apply
+    needs_input_grad: tuple = ()
+    next_functions: tuple = ()
+    input_shapes: tuple = ()
+    _saved = ()
+    _saved_versions = ()
+    _released = False
+    _retained = None  # weak list of non-leaf tensors whose .grad should be kept (retain_grad)
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    # ---- ctx API --------------------------------------------------------------------------
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or directly access saved "
+                f"tensors after they have already been freed): {self.name()} already freed its "
+                f"saved values. Specify retain_graph=True on the first backward() call if you "
+                f"need to backward through the graph a second time.")
+        for t, version in self._saved_versions:
+            if t._version != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [{t.dtype.name} tensor of shape {tuple(t.shape)}], which is "
+                    f"input to {self.name()}, is at version {t._version}; expected version {version} "
+                    f"instead.")
+        return self._saved
+
+    # ---- recording ------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        Tensor = _tensor_class()
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = _grad_enabled and any(needs)
+        ctx = cls()
+        ctx.needs_input_grad = needs
+        out = cls.forward(ctx, *raw, **kwargs)
+        result = Tensor._make(out, requires_grad=record)
+        if record:
+            ctx.next_functions = tuple(a._graph_node() if n else None for a, n in zip(args, needs))
+            ctx.input_shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+            if ctx._saved:
+                saved_ids = {id(s) for s in ctx._saved}
+                ctx._saved_versions = tuple(
+                    (t, t._version) for t in [*(a for a in args if isinstance(a, Tensor)), result]
+                    if id(t._data) in saved_ids)
+            result._grad_fn = ctx
+        if getattr(cls, "is_view", False):  # a view shares its base's version counter
+            result._version_box = args[0]._version_box
+        if not record:
+            ctx._saved = ()
+        return result
+
+
+def _tensor_class():
+    from .tensor import Tensor
+    return Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# The backward pass
+# --------------------------------------------------------------------------------------------
+def topological_order(root: Node) -> list:
+    """Nodes reachable from ``root``, each before every node that produced one of its inputs.
+
+    Depth-first post-order with an explicit stack, reversed.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.next_functions:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def run_backward(root: Node, grad, retain_graph: bool = False) -> None:
+    grads = {id(root): grad}
+    for node in topological_order(root):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if isinstance(node, AccumulateGrad):
+            node.accumulate(g)
+            continue
+        if node._retained:
+            for t in node._retained:
+                if t.grad is None:
+                    t.grad = t._wrap(g.copy())
+                else:
+                    t.grad._data = t.grad._data + g
+        with no_grad():
+            in_grads = type(node).backward(node, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(node.next_functions):
+            raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
+                               f"{len(node.next_functions)} inputs")
+        for parent, gi, shape in zip(node.next_functions, in_grads, node.input_shapes):
+            if parent is None or gi is None:
+                continue
+            if tuple(gi.shape) != tuple(shape):
+                raise RuntimeError(f"{node.name()} returned a gradient of shape {tuple(gi.shape)} "
+                                   f"for an input of shape {tuple(shape)}")
+            key = id(parent)
+            grads[key] = grads[key] + gi if key in grads else gi
+        if not retain_graph:
+            node._saved = ()
+            node._released = True
+
+
+# --------------------------------------------------------------------------------------------
+# gradcheck
+# --------------------------------------------------------------------------------------------
+class GradcheckError(RuntimeError):
+    pass
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True) -> bool:
+    """Compare the full analytic Jacobian of ``fn`` with central differences, in float64.
+
+    For every input x that requires grad and every output element y_i:
+
+    * numeric:  J[i, j] ≈ (y_i(x + eps·e_j) − y_i(x − eps·e_j)) / (2·eps)   — one pair of
+      forward passes per input element j;
+    * analytic: row i of J is the gradient of y_i, obtained by one backward pass with the
+      cotangent e_i (a one-hot vector) — exactly the vector-Jacobian product backward computes.
+
+    Passes when ``|analytic − numeric| <= atol + rtol·|numeric|`` everywhere. Inputs must be
+    float64: in float32 the differences drown in rounding error.
+    """
+    Tensor = _tensor_class()
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: no input requires grad")
+    for x in diff:
+        if x.dtype.name != "float64":
+            raise ValueError(f"gradcheck: inputs must be float64, got {x.dtype.name} for an input "
+                             f"of shape {tuple(x.shape)}")
+
+    def outputs():
+        out = fn(*inputs)
+        return out if isinstance(out, (tuple, list)) else (out,)
+
+    with no_grad():
+        base = [o._data.copy() for o in outputs()]
+    for k, x in enumerate(diff):
+        xp = array_module(x._data)
+        flat = x._data.reshape(-1)  # a view: x is contiguous for a leaf made by tensor()/randn()
+        for o_idx, y0 in enumerate(base):
+            numeric = np.zeros((y0.size, flat.size))
+            for j in range(flat.size):
+                orig = flat[j].item()
+                with no_grad():
+                    flat[j] = orig + eps
+                    plus = outputs()[o_idx]._data.reshape(-1)
+                    flat[j] = orig - eps
+                    minus = outputs()[o_idx]._data.reshape(-1)
+                    flat[j] = orig
+                numeric[:, j] = _to_numpy((plus - minus) / (2 * eps))
+            analytic = np.zeros_like(numeric)
+            for i in range(y0.size):
+                for t in diff:
+                    t.grad = None
+                out = outputs()[o_idx]
+                if not out.requires_grad:
+                    continue
+                cot = xp.zeros(y0.size, dtype=y0.dtype)
+                cot[i] = 1
+                out.backward(Tensor._make(cot.reshape(y0.shape)))
+                if x.grad is not None:
+                    analytic[i] = _to_numpy(x.grad._data).reshape(-1)
+            for t in diff:
+                t.grad = None
+            err = np.abs(analytic - numeric)
+            bad = err > atol + rtol * np.abs(numeric)
+            if bad.any():
+                i, j = np.unravel_index(np.argmax(err - rtol * np.abs(numeric)), err.shape)
+                msg = (f"gradcheck: Jacobian mismatch for input {k} (shape {tuple(x.shape)}), "
+                       f"output {o_idx} (shape {tuple(y0.shape)}): at [output {i}, input {j}] "
+                       f"numeric={numeric[i, j]:.10g} analytic={analytic[i, j]:.10g}; "
+                       f"{int(bad.sum())} of {bad.size} entries differ")
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
+    return True
+
+
+def _to_numpy(a):
+    return a if isinstance(a, np.ndarray) else a.get()

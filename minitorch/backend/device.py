@@ -1,0 +1,79 @@
+"""Devices: 'cpu' (NumPy) and 'cuda[:i]' (CuPy, loaded lazily)."""
+from __future__ import annotations
+
+_cupy = None
+_cupy_error = None
+
+
+def cupy_module(required: bool = True):
+    """Import CuPy on first use. Returns None (or raises when ``required``) without it."""
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy  # noqa: PLC0415  (optional dependency, imported lazily)
+            cupy.cuda.runtime.getDeviceCount()
+            _cupy = cupy
+        except Exception as e:  # ImportError, or CuPy present without a driver/GPU
+            _cupy_error = e
+    if _cupy is None and required:
+        raise RuntimeError(
+            "CUDA is not available: minitorch needs CuPy and an NVIDIA GPU for 'cuda' tensors "
+            f"(pip install 'minitorch[cuda12]' or 'minitorch[cuda13]'); the import failed with: "
+            f"{_cupy_error!r}")
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    cp = cupy_module(required=False)
+    if cp is None:
+        return False
+    try:
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+class device:
+    """``device('cpu')``, ``device('cuda')``, ``device('cuda:1')`` or ``device('cuda', 1)``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        type = str(type)
+        if ":" in type:
+            type, idx = type.split(":", 1)
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if type == "cuda" and index is None:
+            index = 0
+        self.type = type
+        self.index = index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+def to_device(array, dev: device):
+    """Copy ``array`` to ``dev`` (no copy when it is already there)."""
+    import numpy as np
+    if dev.type == "cpu":
+        if isinstance(array, np.ndarray):
+            return array
+        return array.get()
+    cp = cupy_module(required=True)
+    with cp.cuda.Device(dev.index):
+        return cp.asarray(array)

@@ -1,0 +1,186 @@
+"""Factories that make tensors, mirroring torch's names and keyword arguments."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .backend import device as _device, to_device, to_dtype, from_numpy_dtype, default_float
+from .backend import dtypes as _dt
+from .random import _generator
+from .tensor import Tensor, _size_args
+
+
+def _finish(arr, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is not None:
+        arr = arr.astype(to_dtype(dtype).np, copy=False)
+    if device is not None and _device(device).type != "cpu":
+        arr = to_device(arr, _device(device))
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _infer_np_dtype(data):
+    """torch.tensor's inference: arrays keep their dtype; Python floats → float32, ints → int64,
+    bools → bool."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data.dtype
+    kind = np.asarray(data).dtype.kind
+    if kind not in "fiub":
+        raise TypeError(f"could not infer a tensor dtype from {data!r}")
+    return {"f": default_float.np, "i": np.int64, "u": np.int64, "b": np.bool_}[kind]
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays, Tensors)."""
+    if isinstance(data, Tensor):
+        arr = data._cpu_array().copy()
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        arr = np.array([np.asarray(x) for x in data])
+    else:
+        if isinstance(data, (list, tuple)):
+            _check_ragged(data)
+        np_dtype = to_dtype(dtype).np if dtype is not None else _infer_np_dtype(data)
+        arr = np.array(data, dtype=np_dtype)
+    from_numpy_dtype(arr.dtype)  # reject unsupported dtypes with a clear message
+    return _finish(arr, dtype, device, requires_grad)
+
+
+def _check_ragged(data, depth=0):
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], (list, tuple)):
+        n = len(data[0])
+        for i, row in enumerate(data):
+            if not isinstance(row, (list, tuple)) or len(row) != n:
+                got = len(row) if isinstance(row, (list, tuple)) else "a scalar"
+                raise ValueError(f"expected sequence of length {n} at dim {depth + 1} (got {got} "
+                                 f"at index {i})")
+            _check_ragged(row, depth + 1)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    if isinstance(data, np.ndarray) and device is None:
+        return _finish(data, dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (its dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    from_numpy_dtype(array.dtype)
+    return Tensor._make(array)
+
+
+def _filled(fill, size, dtype, device, requires_grad):
+    shape = _size_args(size)
+    dt = to_dtype(dtype) if dtype is not None else default_float
+    return _finish(np.full(shape, fill, dtype=dt.np), None, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = _dt.bool_
+        elif isinstance(fill_value, (numbers.Integral,)):
+            dtype = _dt.int64
+    return _filled(fill_value, (tuple(size) if not isinstance(size, int) else (size,)), dtype,
+                   device, requires_grad)
+
+
+def _like(t: Tensor, fill, dtype, device, requires_grad):
+    return _filled(fill, t.shape, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 1, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, fill_value, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, (numbers.Integral,)) for v in (start, end, step))
+        dtype = _dt.int64 if is_int else default_float
+    arr = np.arange(start, end, step, dtype=np.float64 if to_dtype(dtype).is_floating_point else None)
+    return _finish(arr, dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.linspace(start, end, steps), dtype or default_float, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.eye(n, m), dtype or default_float, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples, drawn on the CPU from the seeded generator."""
+    return _finish(_generator(generator).standard_normal(_size_args(size)),
+                   dtype or default_float, device, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    return _finish(_generator(generator).random(_size_args(size)), dtype or default_float, device,
+                   requires_grad)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    arr = _generator(generator).integers(low, high, size=_size_args((size,)) if isinstance(size, int)
+                                          else tuple(size))
+    return _finish(arr, dtype or _dt.int64, device, requires_grad)
+
+
+def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
+    return _finish(_generator(generator).permutation(n), dtype or _dt.int64, device)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)

@@ -1,0 +1,641 @@
+"""The differentiable ops behind Tensor's methods, one ``Function`` per op.
+
+Notation: ``g`` is the gradient arriving from the output (dL/dy, same shape as y); each backward
+returns the vector-Jacobian product dL/dx = g · ∂y/∂x for every input. Forward and backward get
+raw arrays of one array module ``xp`` (NumPy or CuPy), already of one dtype (Tensor's methods do the
+type promotion and shape checks before calling ``apply``).
+
+Broadcasting: when an input of shape s was broadcast to the output's shape, every copy of an
+element contributed to the loss, so its gradient is the *sum* of g over the broadcast axes —
+``unbroadcast(g, s)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import Function
+from .backend import array_module
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: over leading axes ``shape`` lacks, and over axes where it has 1."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    g = g.sum(axis=axes, keepdims=True) if axes else g
+    return g.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic
+# ---------------------------------------------------------------------------------------------
+class Add(Function):
+    """y = a + b.            dL/da = unbroadcast(g),  dL/db = unbroadcast(g)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return unbroadcast(g, sa), unbroadcast(g, sb)
+
+
+class Sub(Function):
+    """y = a - b.            dL/da = unbroadcast(g),  dL/db = -unbroadcast(g)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return unbroadcast(g, sa), -unbroadcast(g, sb)
+
+
+class Mul(Function):
+    """y = a * b.            dL/da = unbroadcast(g * b),  dL/db = unbroadcast(g * a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = unbroadcast(g * b, np.shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """y = a / b.            dL/da = unbroadcast(g / b),  dL/db = unbroadcast(-g * a / b²)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ga = unbroadcast(g / b, np.shape(a)) if ctx.needs_input_grad[0] else None
+            gb = unbroadcast(-g * (a / b) / b, np.shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x.               dL/dx = -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """y = a ** b (both tensors).
+
+    dL/da = unbroadcast(g · b · a^(b-1))   (0 where b == 0, as torch)
+    dL/db = unbroadcast(g · y · ln a)      (0 where a == 0 and b >= 0, as torch)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = array_module(a, b)
+        with np.errstate(all="ignore"):
+            y = xp.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        xp = array_module(a, b)
+        ga = gb = None
+        with np.errstate(all="ignore"):
+            if ctx.needs_input_grad[0]:
+                ga = unbroadcast(xp.where(b == 0, 0, g * b * xp.power(a, b - 1)), np.shape(a))
+            if ctx.needs_input_grad[1]:
+                gb = unbroadcast(xp.where((a == 0) & (b >= 0), 0, g * y * xp.log(a)), np.shape(b))
+        return ga, gb
+
+
+class PowScalar(Function):
+    """y = x ** p for a Python number p.   dL/dx = g · p · x^(p-1)   (0 when p == 0)."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        with np.errstate(all="ignore"):
+            return x ** p
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return g * 0, None
+        with np.errstate(all="ignore"):
+            return g * p * x ** (p - 1), None
+
+
+class RPowScalar(Function):
+    """y = s ** x for a Python number s.   dL/dx = g · y · ln s   (0 where s == 0 and x >= 0)."""
+
+    @staticmethod
+    def forward(ctx, s, x):
+        xp = array_module(x)
+        with np.errstate(all="ignore"):
+            y = xp.power(x.dtype.type(s), x)
+        ctx.save_for_backward(x, y)
+        ctx.s = s
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xp = array_module(x)
+        with np.errstate(all="ignore"):
+            if ctx.s == 0:
+                return None, xp.where(x >= 0, 0, g * y * np.log(0.0)).astype(g.dtype)
+            return None, g * y * x.dtype.type(np.log(ctx.s))
+
+
+class MatMul(Function):
+    """y = a @ b with NumPy/torch semantics (1-D operands get a dim added then removed; leading
+    batch dims broadcast).  For the 2-D case a (n,k) @ b (k,m) = y (n,m):
+
+        dL/da = g @ bᵀ   (n,m)@(m,k) = (n,k)
+        dL/db = aᵀ @ g   (k,n)@(n,m) = (k,m)
+
+    summed over broadcast batch dims.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return array_module(a, b).matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        xp = array_module(a, b)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise.  g goes to the larger input; on ties it is split in half (torch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return array_module(a, b).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (a > b) + 0.5 * (a == b)
+        return unbroadcast(g * wa, np.shape(a)), unbroadcast(g * (1 - wa), np.shape(b))
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise.  g goes to the smaller input; on ties it is split in half (torch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return array_module(a, b).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (a < b) + 0.5 * (a == b)
+        return unbroadcast(g * wa, np.shape(a)), unbroadcast(g * (1 - wa), np.shape(b))
+
+
+class Where(Function):
+    """y = where(cond, a, b).   dL/da = unbroadcast(g·[cond]),  dL/db = unbroadcast(g·[not cond])."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return array_module(a, b).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = array_module(g)
+        zero = g.dtype.type(0)
+        sa, sb = ctx.shapes
+        return None, unbroadcast(xp.where(ctx.cond, g, zero), sa), unbroadcast(xp.where(ctx.cond, zero, g), sb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions
+# ---------------------------------------------------------------------------------------------
+class Exp(Function):
+    """y = eˣ.               dL/dx = g · y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(over="ignore"):
+            y = array_module(x).exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class Log(Function):
+    """y = ln x.             dL/dx = g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / x
+
+
+class Sqrt(Function):
+    """y = √x.               dL/dx = g / (2y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = array_module(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (2 * y)
+
+
+class Abs(Function):
+    """y = |x|.              dL/dx = g · sign(x)   (sign(0) = 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * array_module(x).sign(x)
+
+
+class Tanh(Function):
+    """y = tanh x.           dL/dx = g · (1 − y²)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = array_module(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + e⁻ˣ).   dL/dx = g · y · (1 − y).
+
+    Computed without overflow: with e = e^(−|x|), σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = array_module(x)
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0).        dL/dx = g · [y > 0]."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = array_module(x).maximum(x, x.dtype.type(0))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi).   dL/dx = g · [lo ≤ x ≤ hi]   (boundaries included, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = array_module(x)
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        y = x
+        if lo is not None:
+            y = xp.maximum(y, x.dtype.type(lo))
+        if hi is not None:
+            y = xp.minimum(y, x.dtype.type(hi))
+        return y if y is not x else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mask = True
+        if ctx.lo is not None:
+            mask = mask & (x >= ctx.lo)
+        if ctx.hi is not None:
+            mask = mask & (x <= ctx.hi)
+        return g * mask, None, None
+
+
+class Cast(Function):
+    """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.in_dtype), None
+
+
+class ToDevice(Function):
+    """y = x copied to another device.     dL/dx = g copied back."""
+
+    @staticmethod
+    def forward(ctx, x, dev):
+        from .backend import device_of, to_device
+        ctx.src = device_of(x)
+        return to_device(x, dev)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .backend import to_device
+        return to_device(g, ctx.src), None
+
+
+class Clone(Function):
+    """y = a copy of x.      dL/dx = g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------------------------
+def _expand_back(g, in_shape, axes, keepdim):
+    """Broadcast a reduced gradient back over the reduced axes."""
+    xp = array_module(g)
+    if axes is None:
+        axes = tuple(range(len(in_shape)))
+    if not keepdim:
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+    return xp.broadcast_to(g, in_shape)
+
+
+class Sum(Function):
+    """y = Σ x over ``axes``.    dL/dx = g broadcast back over the summed axes."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.args = (x.shape, axes, keepdim)
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, *ctx.args), None, None
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``axes``, n the number of elements reduced.   dL/dx = g / n, broadcast."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.args = (x.shape, axes, keepdim)
+        ctx.n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g / g.dtype.type(ctx.n) if ctx.n else g, *ctx.args), None, None
+
+
+class AMax(Function):
+    """y = max of x over ``axes`` (the value only; also min with ``sign=-1``).
+
+    dL/dx = g · [x == y] / (number of ties): the gradient is shared evenly among equal maxima,
+    as torch does for ``max()``/``amax()``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, largest=True):
+        y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.args = (x.shape, axes, keepdim)
+        if keepdim:
+            return y
+        return y.reshape(tuple(n for i, n in enumerate(x.shape)
+                               if axes is not None and i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        shape, axes, keepdim = ctx.args
+        mask = (x == y)
+        count = mask.sum(axis=axes, keepdims=True)
+        return _expand_back(g, shape, axes, keepdim) * mask / count.astype(g.dtype), None, None, None
+
+
+class TakeAlongDim(Function):
+    """y = x gathered along ``dim`` at ``index`` (how ``max(dim)`` picks its values).
+
+    dL/dx = zeros with g scattered back to the gathered positions.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, dim, keepdim):
+        xp = array_module(x)
+        idx = index if keepdim else xp.expand_dims(index, dim)
+        ctx.args = (x.shape, idx, dim)
+        y = xp.take_along_axis(x, idx, axis=dim)
+        return y if keepdim else y.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, idx, dim = ctx.args
+        xp = array_module(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        xp.put_along_axis(gx, idx, g.reshape(idx.shape), axis=dim)
+        return gx, None, None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape ops (outputs are views of the input where NumPy can make them so)
+# ---------------------------------------------------------------------------------------------
+class Reshape(Function):
+    """y = x with a new shape (view, reshape, flatten, squeeze, unsqueeze).   dL/dx = g reshaped back."""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class Permute(Function):
+    """y = x with axes reordered by ``dims``.   dL/dx = g permuted by the inverse permutation."""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return array_module(x).transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return array_module(g).transpose(g, np.argsort(ctx.dims)), None
+
+
+class Expand(Function):
+    """y = x broadcast to ``shape`` (no copy).   dL/dx = unbroadcast(g, x.shape)."""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.in_shape), None
+
+
+class GetItem(Function):
+    """y = x[index].   dL/dx = zeros with g added at the indexed positions (repeated integer
+    indices accumulate, hence ``add.at``)."""
+
+    @staticmethod
+    def forward(ctx, x, index, advanced):
+        ctx.args = (x.shape, x.dtype, index, advanced)
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, index, advanced = ctx.args
+        xp = array_module(g)
+        gx = xp.zeros(shape, dtype=dtype)
+        if advanced:
+            xp.add.at(gx, index, g)
+        else:
+            gx[index] = g
+        return gx, None, None
+
+
+class SetItem(Function):
+    """y = x with y[index] = v (out of place; ``x[index] = v`` on a graph tensor rebinds to y).
+
+    dL/dx = g with the overwritten positions zeroed;   dL/dv = unbroadcast(g[index], v.shape).
+    """
+
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.args = (index, np.shape(v))
+        y = x.copy()
+        y[index] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        index, vshape = ctx.args
+        gx = g.copy()
+        gx[index] = 0
+        gv = unbroadcast(g[index], vshape) if ctx.needs_input_grad[1] else None
+        return gx, gv, None
+
+
+class Cat(Function):
+    """y = concatenation of the inputs along ``dim``.   dL/dxᵢ = the slice of g that xᵢ filled."""
+
+    @staticmethod
+    def forward(ctx, *xs, dim):
+        ctx.sizes = [x.shape[dim] for x in xs]
+        ctx.dim = dim
+        return array_module(*xs).concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = array_module(g)
+        return tuple(xp.split(g, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
+
+
+class Stack(Function):
+    """y = the inputs stacked along a new axis ``dim``.   dL/dxᵢ = g taken at index i of ``dim``."""
+
+    @staticmethod
+    def forward(ctx, *xs, dim):
+        ctx.dim = dim
+        return array_module(*xs).stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(g.take(i, axis=ctx.dim) for i in range(g.shape[ctx.dim]))

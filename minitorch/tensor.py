@@ -1,0 +1,1127 @@
+"""``Tensor``: an array of the current backend plus what autograd needs.
+
+A Tensor holds ``_data`` (a NumPy or CuPy array), ``requires_grad``, ``grad`` and, when it was
+produced by a recorded op, ``grad_fn`` (the graph node of that op, see ``autograd.py``). Methods
+check their arguments, apply torch's type promotion, and call one ``Function`` from ``ops.py``.
+"""
+from __future__ import annotations
+
+import collections
+import numbers
+
+import numpy as np
+
+from . import autograd
+from . import ops
+from .autograd import AccumulateGrad, is_grad_enabled, no_grad, run_backward
+from .backend import (array_module, device, device_of, dtype as _dtype, from_numpy_dtype,
+                      promote_types, to_device, to_dtype, default_float, cupy_module)
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
+class Size(tuple):
+    """A tuple of ints, printed as torch prints ``torch.Size``."""
+
+    def __repr__(self):
+        return f"minitorch.Size({list(self)})"
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+
+def fmt_shape(shape) -> str:
+    """(4,5) / (2,) / () — the compact form used in every error message."""
+    shape = tuple(shape)
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def broadcast_shapes(op: str, *shapes) -> tuple:
+    """The broadcast result of ``shapes`` or a ValueError that names them all."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for i in range(-ndim, 0):
+        sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"{op}: cannot broadcast " + " with ".join(fmt_shape(s) for s in shapes)
+                             + f": sizes {' and '.join(str(n) for n in sorted(sizes))} differ at "
+                             f"dimension {i} (counting from the end)")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def normalize_dim(dim: int, ndim: int, op: str = "") -> int:
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not lo <= dim <= hi:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{lo}, {hi}], "
+                         f"but got {dim})")
+    return int(dim) % max(ndim, 1)
+
+
+def normalize_dims(dim, ndim: int, op: str = ""):
+    """None (all dims) or a sorted tuple of non-negative dims."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if len(dims) == 0:
+        return None  # torch: an empty dim list reduces over everything
+    out = tuple(sorted({normalize_dim(d, ndim, op) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op}: dim {dims} appears multiple times in the list of dims")
+    if ndim == 0:
+        return None
+    return out
+
+
+def _size_args(size) -> tuple:
+    """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) all mean shape (2, 3)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    for n in size:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"size must be a tuple of ints, got {size!r}")
+    return tuple(int(n) for n in size)
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_accumulator", "_version_box",
+                 "_retains_grad", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # numpy scalars defer to our reflected operators
+
+    # ---- construction ---------------------------------------------------------------------
+    def __init__(self, data=None, *, dtype=None, requires_grad=False):
+        """``Tensor(data)`` as torch's legacy constructor: float32 unless ``dtype`` says otherwise.
+        Prefer ``minitorch.tensor(data)``, which infers the dtype."""
+        arr = np.array(data if data is not None else [], dtype=to_dtype(dtype or default_float).np)
+        self._init(arr, requires_grad)
+
+    def _init(self, arr, requires_grad):
+        self._data = arr
+        self._requires_grad = False
+        self.grad = None
+        self._grad_fn = None
+        self._accumulator = None
+        self._version_box = [0]
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, arr, requires_grad=False):
+        """Wrap an array without copying (the internal constructor)."""
+        t = object.__new__(cls)
+        if isinstance(arr, np.generic):
+            arr = np.asarray(arr)
+        t._data = arr
+        t._requires_grad = requires_grad
+        t.grad = None
+        t._grad_fn = None
+        t._accumulator = None
+        t._version_box = [0]
+        t._retains_grad = False
+        return t
+
+    def _wrap(self, arr):
+        return Tensor._make(arr)
+
+    # ---- basic properties -----------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self._data.shape[normalize_dim(dim, self.ndim, "size")]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> _dtype:
+        return from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage, detached from the graph (torch's ``.data``)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, other):
+        self._data = other._data if isinstance(other, Tensor) else other
+
+    @property
+    def _version(self) -> int:
+        return self._version_box[0]
+
+    def _bump_version(self):
+        self._version_box[0] += 1
+
+    # ---- autograd properties --------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if self._grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                               f"This tensor (shape {fmt_shape(self.shape)}) is the output of "
+                               f"{self._grad_fn.name()}; use .detach() to get a leaf.")
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients, got "
+                               f"{self.dtype.name}")
+        self._requires_grad = flag
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None or self._retains_grad:
+            return
+        node = self._grad_fn
+        node._retained = (node._retained or ()) + (self,)
+        self._retains_grad = True
+
+    def _graph_node(self):
+        """The node backward sends this tensor's gradient to."""
+        if self._grad_fn is not None:
+            return self._grad_fn
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return self._accumulator
+
+    def detach(self) -> "Tensor":
+        """Same storage, no graph: ``requires_grad=False`` and no ``grad_fn``."""
+        t = Tensor._make(self._data)
+        t._version_box = self._version_box
+        return t
+
+    def detach_(self) -> "Tensor":
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
+        """Accumulate d(self)/d(leaf) · ``gradient`` into every leaf's ``.grad``.
+
+        ``gradient`` is the cotangent (dL/dself); it may be omitted only for a single-element tensor,
+        where it is 1.
+        """
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+        if not self._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        xp = array_module(self._data)
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this "
+                                   f"tensor has shape {fmt_shape(self.shape)}: pass "
+                                   f"backward(gradient=...) of that shape")
+            g = xp.ones(self._data.shape, dtype=self._data.dtype)
+        else:
+            g = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient)
+            if tuple(g.shape) != tuple(self.shape):
+                raise RuntimeError(f"backward: gradient has shape {fmt_shape(g.shape)} but the tensor "
+                                   f"has shape {fmt_shape(self.shape)}")
+            g = g.astype(self._data.dtype, copy=False)
+        run_backward(self._graph_node(), g, retain_graph=bool(retain_graph))
+
+    # ---- conversion -----------------------------------------------------------------------
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
+                               f"Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._cpu_array().tolist()
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if self.device.type != "cpu":
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
+        return self._data
+
+    def _cpu_array(self):
+        return self._data if isinstance(self._data, np.ndarray) else self._data.get()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._cpu_array()
+        return a if dtype is None else a.astype(dtype)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
+                               "ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        a = self._cpu_array()
+        prefix = "tensor("
+        if a.size == 0 and a.ndim == 1:
+            body = "[]"
+        else:
+            body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000,
+                                   precision=4, floatmode="maxprec_equal"
+                                   if a.dtype.kind == "f" else "maxprec")
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if a.size == 0 and a.ndim != 1:
+            extras.append(f"size={tuple(a.shape)}")
+        if self.dtype.name not in ("float32", "int64", "bool"):
+            extras.append(f"dtype={self.dtype!r}")
+        if self._grad_fn is not None:
+            extras.append(f"grad_fn=<{self._grad_fn.name()}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return prefix + body + "".join(", " + e for e in extras) + ")"
+
+    # ---- dtype and device -----------------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; differentiable."""
+        dev = kwargs.pop("device", None)
+        dt = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dt = a.device, a.dtype
+            elif isinstance(a, (device,)) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+                dev = device(a)
+            elif a is not None:
+                dt = to_dtype(a)
+        out = self
+        if dev is not None and device(dev) != self.device:
+            out = ops.ToDevice.apply(out, device(dev))
+        if dt is not None and to_dtype(dt) is not out.dtype:
+            out = ops.Cast.apply(out, to_dtype(dt))
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"minitorch.{self.dtype.name}"
+        return self.to(dtype)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device_index=None):
+        return self.to(device("cuda", device_index or 0))
+
+    def double(self):
+        return self.to(_dtypes.float64)
+
+    def float(self):
+        return self.to(_dtypes.float32)
+
+    def half(self):
+        return self.to(_dtypes.float16)
+
+    def long(self):
+        return self.to(_dtypes.int64)
+
+    def int(self):
+        return self.to(_dtypes.int32)
+
+    def bool(self):
+        return self.to(_dtypes.bool_)
+
+    def clone(self) -> "Tensor":
+        return ops.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        if self._data.flags.c_contiguous:
+            return self
+        return ops.Clone.apply(self)
+
+    # ---- type promotion for binary ops ----------------------------------------------------
+    def _operands(self, other, op: str, reverse: bool = False, float_result: bool = False,
+                  broadcast: bool = True):
+        """Return (a, b) ready for a binary Function: Tensors of one dtype on one device, or a
+        0-dim array standing in for a Python scalar."""
+        xp = array_module(self._data)
+        if isinstance(other, Tensor):
+            if other.device != self.device:
+                raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found "
+                                   f"at least two devices, {self.device} and {other.device}")
+            tensors = [self, other]
+            dims = [t.dtype for t in tensors if t.ndim > 0]
+            zero = [t.dtype for t in tensors if t.ndim == 0]
+            dt = promote_types(dims, zero)
+        elif isinstance(other, (numbers.Number, np.generic)) and not isinstance(other, complex):
+            tensors = [self]
+            dt = promote_types([self.dtype] if self.ndim else [], [] if self.ndim else [self.dtype],
+                               [other])
+        elif isinstance(other, np.ndarray):
+            return self._operands(Tensor._make(xp.asarray(other)), op, reverse, float_result,
+                                  broadcast)
+        else:
+            return None
+        if float_result and not dt.is_floating_point:
+            dt = default_float
+        a = self if self.dtype is dt else ops.Cast.apply(self, dt)
+        if isinstance(other, Tensor):
+            b = other if other.dtype is dt else ops.Cast.apply(other, dt)
+            if broadcast and a.shape != b.shape:
+                broadcast_shapes(op, a.shape, b.shape)
+        else:
+            b = xp.asarray(other, dtype=dt.np)
+        return (b, a) if reverse else (a, b)
+
+    def _binary(self, other, fn, op, reverse=False, float_result=False):
+        pair = self._operands(other, op, reverse, float_result)
+        if pair is None:
+            return NotImplemented
+        return fn.apply(*pair)
+
+    def __add__(self, other):
+        return self._binary(other, ops.Add, "add")
+
+    def __radd__(self, other):
+        return self._binary(other, ops.Add, "add", reverse=True)
+
+    def __sub__(self, other):
+        return self._binary(other, ops.Sub, "sub")
+
+    def __rsub__(self, other):
+        return self._binary(other, ops.Sub, "sub", reverse=True)
+
+    def __mul__(self, other):
+        return self._binary(other, ops.Mul, "mul")
+
+    def __rmul__(self, other):
+        return self._binary(other, ops.Mul, "mul", reverse=True)
+
+    def __truediv__(self, other):
+        return self._binary(other, ops.Div, "div", float_result=True)
+
+    def __rtruediv__(self, other):
+        return self._binary(other, ops.Div, "div", reverse=True, float_result=True)
+
+    def __neg__(self):
+        if self.dtype is _dtypes.bool_:
+            raise TypeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                            "Use the `~` or `logical_not()` operator instead.")
+        return ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, other):
+        if isinstance(other, Tensor):
+            return self._binary(other, ops.Pow, "pow")
+        if isinstance(other, (numbers.Real, np.generic)):
+            dt = promote_types([self.dtype], [], [other])
+            base = self if self.dtype is dt else ops.Cast.apply(self, dt)
+            if dt.category == 1 and other < 0:
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
+            p = other.item() if isinstance(other, np.generic) else other
+            return ops.PowScalar.apply(base, p)
+        return NotImplemented
+
+    def __rpow__(self, other):
+        if isinstance(other, (numbers.Real, np.generic)):
+            dt = promote_types([self.dtype], [], [other])
+            x = self if self.dtype is dt else ops.Cast.apply(self, dt)
+            return ops.RPowScalar.apply(other.item() if isinstance(other, np.generic) else other, x)
+        return NotImplemented
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def __matmul__(self, other):
+        if not isinstance(other, Tensor):
+            return NotImplemented
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        if isinstance(other, np.ndarray):
+            return matmul(Tensor._make(other), self)
+        return NotImplemented
+
+    def add(self, other, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def neg(self):
+        return -self
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def maximum(self, other):
+        return self._binary(other, ops.Maximum, "maximum")
+
+    def minimum(self, other):
+        return self._binary(other, ops.Minimum, "minimum")
+
+    # ---- comparisons (no gradient) --------------------------------------------------------
+    def _compare(self, other, ufunc, op):
+        pair = self._operands(other, op)
+        if pair is None:
+            return NotImplemented
+        a, b = (p._data if isinstance(p, Tensor) else p for p in pair)
+        return Tensor._make(ufunc(a, b))
+
+    def __eq__(self, other):
+        return self._compare(other, array_module(self._data).equal, "eq")
+
+    def __ne__(self, other):
+        return self._compare(other, array_module(self._data).not_equal, "ne")
+
+    def __lt__(self, other):
+        return self._compare(other, array_module(self._data).less, "lt")
+
+    def __le__(self, other):
+        return self._compare(other, array_module(self._data).less_equal, "le")
+
+    def __gt__(self, other):
+        return self._compare(other, array_module(self._data).greater, "gt")
+
+    def __ge__(self, other):
+        return self._compare(other, array_module(self._data).greater_equal, "ge")
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def __invert__(self):
+        if self._data.dtype.kind not in "biu":
+            raise TypeError("~ (bitwise not) is only supported on integer and bool tensors")
+        return Tensor._make(~self._data)
+
+    def logical_not(self):
+        return Tensor._make(array_module(self._data).logical_not(self._data))
+
+    def __and__(self, other):
+        return self._compare(other, array_module(self._data).bitwise_and, "and")
+
+    def __or__(self, other):
+        return self._compare(other, array_module(self._data).bitwise_or, "or")
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool((self == other).all())
+
+    def all(self):
+        return Tensor._make(array_module(self._data).asarray(self._data.all()))
+
+    def any(self):
+        return Tensor._make(array_module(self._data).asarray(self._data.any()))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08) -> bool:
+        return bool(array_module(self._data).allclose(self._data, other._data, rtol=rtol, atol=atol))
+
+    # ---- elementwise functions ------------------------------------------------------------
+    def _floating(self):
+        """Integer inputs of float functions are promoted to the default float dtype (torch)."""
+        return self if self.is_floating_point() else ops.Cast.apply(self, default_float)
+
+    def exp(self):
+        return ops.Exp.apply(self._floating())
+
+    def log(self):
+        return ops.Log.apply(self._floating())
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self._floating())
+
+    def tanh(self):
+        return ops.Tanh.apply(self._floating())
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self._floating())
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    __abs__ = abs
+
+    def relu(self):
+        return ops.ReLU.apply(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        for v in (min, max):
+            if v is not None and not isinstance(v, (numbers.Real, np.generic)):
+                raise TypeError(f"clamp: min and max must be numbers, got {v!r}")
+        x = self
+        if not self.is_floating_point() and any(isinstance(v, float) for v in (min, max)):
+            x = ops.Cast.apply(self, default_float)
+        return ops.Clamp.apply(x, min, max)
+
+    clip = clamp
+
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
+
+    # ---- reductions -----------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        x = self
+        if dtype is not None:
+            x = x.to(dtype)
+        elif not x.is_floating_point():
+            x = x.to(_dtypes.int64)
+        return ops.Sum.apply(x, normalize_dims(dim, self.ndim, "sum"), keepdim)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if not x.is_floating_point():
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                               f"floating point or complex dtype. Got: {x.dtype.name}")
+        return ops.Mean.apply(x, normalize_dims(dim, self.ndim, "mean"), keepdim)
+
+    def _extremum(self, dim, keepdim, largest, name):
+        if isinstance(dim, Tensor):  # max(other): the elementwise maximum
+            return self.maximum(dim) if largest else self.minimum(dim)
+        if self.numel() == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        if dim is None:
+            return ops.AMax.apply(self, None, False, largest)
+        d = normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return (MaxResult if largest else MinResult)(self.clone(), Tensor._make(
+                array_module(self._data).asarray(0, dtype=np.int64)))
+        xp = array_module(self._data)
+        idx = (xp.argmax if largest else xp.argmin)(self._data, axis=d, keepdims=keepdim)
+        values = ops.TakeAlongDim.apply(self, idx, d, keepdim)
+        return (MaxResult if largest else MinResult)(values, Tensor._make(idx.astype(np.int64)))
+
+    def max(self, dim=None, keepdim=False):
+        """``max()`` → the largest value; ``max(dim)`` → (values, indices); ``max(other)`` →
+        elementwise maximum."""
+        return self._extremum(dim, keepdim, True, "max")
+
+    def min(self, dim=None, keepdim=False):
+        return self._extremum(dim, keepdim, False, "min")
+
+    def amax(self, dim=(), keepdim=False):
+        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amax"), keepdim, True)
+
+    def amin(self, dim=(), keepdim=False):
+        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amin"), keepdim, False)
+
+    def _arg(self, dim, keepdim, fn, name):
+        if self.numel() == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        xp = array_module(self._data)
+        if dim is None:
+            idx = fn(self._data.reshape(-1))
+            if keepdim:
+                idx = xp.asarray(idx).reshape((1,) * self.ndim)
+        else:
+            idx = fn(self._data, axis=normalize_dim(dim, self.ndim, name), keepdims=keepdim) \
+                if self.ndim else xp.asarray(0)
+        return Tensor._make(xp.asarray(idx).astype(np.int64))
+
+    def argmax(self, dim=None, keepdim=False):
+        return self._arg(dim, keepdim, array_module(self._data).argmax, "argmax")
+
+    def argmin(self, dim=None, keepdim=False):
+        return self._arg(dim, keepdim, array_module(self._data).argmin, "argmin")
+
+    # ---- shape ops ------------------------------------------------------------------------
+    def _infer_shape(self, shape, op):
+        shape = _size_args(shape)
+        n = self.numel()
+        if shape.count(-1) > 1:
+            raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {list(shape)}")
+        if any(s < -1 for s in shape):
+            raise RuntimeError(f"{op}: invalid shape dimension in {list(shape)}")
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        if -1 in shape:
+            if known == 0 or n % known:
+                raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {n}")
+            shape = tuple(n // known if s == -1 else s for s in shape)
+        elif known != n:
+            raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {n} "
+                               f"(input shape {fmt_shape(self.shape)})")
+        return shape
+
+    def reshape(self, *shape):
+        shape = self._infer_shape(shape, "reshape")
+        if shape == self.shape:
+            return ops.Reshape.apply(self, shape) if self._requires_grad else self.detach()
+        return ops.Reshape.apply(self, shape)
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list, Size)):
+            return self.to(shape[0])  # view(dtype)
+        shape = self._infer_shape(shape, "view")
+        if isinstance(self._data, np.ndarray):
+            try:
+                np.reshape(self._data, shape, copy=False)
+            except ValueError:
+                raise RuntimeError(
+                    f"view size is not compatible with input tensor's size and stride (shape "
+                    f"{fmt_shape(self.shape)} -> {fmt_shape(shape)}: at least one dimension spans "
+                    f"across two contiguous subspaces). Use .reshape(...) instead.") from None
+        return ops.Reshape.apply(self, shape)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = normalize_dim(start_dim, self.ndim, "flatten")
+        e = normalize_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise RuntimeError(f"flatten() has invalid args: start_dim ({start_dim}) cannot come "
+                               f"after end_dim ({end_dim})")
+        shp = self.shape
+        return self.reshape(shp[:s] + (int(np.prod(shp[s:e + 1], dtype=np.int64)),) + shp[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = normalize_dim(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims):
+        dims = _size_args(dims) if dims and not isinstance(dims[0], (tuple, list)) else tuple(dims[0])
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                               f"not match the length of the desired ordering of dimensions i.e. "
+                               f"input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
+                               .replace("(sparse_coo)", ""))
+        nd = tuple(normalize_dim(d, self.ndim, "permute") for d in dims)
+        if len(set(nd)) != len(nd):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed: {list(dims)}")
+        return ops.Permute.apply(self, nd)
+
+    def transpose(self, dim0, dim1):
+        if self.ndim < 2 and self.ndim == 0:
+            return self
+        perm = list(range(self.ndim))
+        a, b = normalize_dim(dim0, self.ndim, "transpose"), normalize_dim(dim1, self.ndim, "transpose")
+        perm[a], perm[b] = perm[b], perm[a]
+        return ops.Permute.apply(self, tuple(perm))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return ops.Permute.apply(self, tuple(reversed(range(self.ndim)))) if self.ndim > 1 else self
+
+    @property
+    def mT(self):
+        if self.ndim < 2:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def unsqueeze(self, dim):
+        d = normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return ops.Reshape.apply(self, self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            dims = {i for i, n in enumerate(self.shape) if n == 1}
+        else:
+            dims = {d for d in (normalize_dims(dim, self.ndim, "squeeze") or ()) if self.shape[d] == 1}
+        return ops.Reshape.apply(self, tuple(n for i, n in enumerate(self.shape) if i not in dims))
+
+    def expand(self, *sizes):
+        sizes = _size_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                               f"or equal to the number of dimensions in the tensor ({self.ndim})")
+        lead = len(sizes) - self.ndim
+        out = []
+        for i, s in enumerate(sizes):
+            if i < lead:
+                if s < 0:
+                    raise RuntimeError(f"expand: the expanded size {s} is not allowed in a leading, "
+                                       "non-existing dimension")
+                out.append(s)
+                continue
+            cur = self.shape[i - lead]
+            if s == -1:
+                s = cur
+            if cur != s and cur != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
+                                   f"size ({cur}) at non-singleton dimension {i}.  Target sizes: "
+                                   f"{list(sizes)}.  Tensor sizes: {list(self.shape)}")
+            out.append(s)
+        return ops.Expand.apply(self, tuple(out))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(shape)
+
+    def split(self, split_size, dim=0):
+        d = normalize_dim(dim, self.ndim, "split")
+        n = self.shape[d]
+        if isinstance(split_size, int):
+            sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+        else:
+            sizes = list(split_size)
+            if sum(sizes) != n:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                                   f"(input tensor's size at dimension {d}), but got split_sizes={sizes}")
+        out, start = [], 0
+        for s in sizes:
+            out.append(self[(slice(None),) * d + (slice(start, start + s),)])
+            start += s
+        return tuple(out)
+
+    def chunk(self, chunks, dim=0):
+        n = self.shape[normalize_dim(dim, self.ndim, "chunk")]
+        return self.split(max(1, -(-n // chunks)), dim)
+
+    # ---- indexing -------------------------------------------------------------------------
+    def _index(self, index):
+        """Convert an index to what the array module takes; report whether it is 'advanced'."""
+        xp = array_module(self._data)
+        items = index if isinstance(index, tuple) else (index,)
+        out, advanced = [], False
+        for it in items:
+            if isinstance(it, Tensor):
+                if it.dtype.category == 2:
+                    raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                it = it._data
+                advanced = True
+            elif isinstance(it, (list, np.ndarray)):
+                it = xp.asarray(it)
+                if it.dtype.kind == "f":
+                    raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                advanced = True
+            elif not (it is None or it is Ellipsis or isinstance(it, (slice, int, np.integer))):
+                raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                                 f"bool tensors are valid indices (got {type(it).__name__})")
+            out.append(it)
+        return tuple(out), advanced
+
+    def __getitem__(self, index):
+        idx, advanced = self._index(index)
+        try:
+            return ops.GetItem.apply(self, idx, advanced)
+        except IndexError as e:
+            raise IndexError(f"index {index!r} is invalid for a tensor of shape "
+                             f"{fmt_shape(self.shape)}: {e}") from None
+
+    def __setitem__(self, index, value):
+        idx, _ = self._index(index)
+        if not isinstance(value, Tensor):
+            value = Tensor._make(array_module(self._data).asarray(value, dtype=self._data.dtype))
+        if is_grad_enabled() and (self._requires_grad or value._requires_grad):
+            self._check_leaf_inplace()
+            v = value if value.dtype is self.dtype else ops.Cast.apply(value, self.dtype)
+            self._rebind(ops.SetItem.apply(self, v, idx))
+            return
+        self._writable()
+        self._data[idx] = value._data
+        self._bump_version()
+
+    # ---- in-place ops (optimizers, initialisation) ----------------------------------------
+    def _check_leaf_inplace(self):
+        if self._requires_grad and self._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation. Wrap the update in `with minitorch.no_grad():`.")
+
+    def _writable(self):
+        if not self._data.flags.writeable:
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location (it was made by expand). "
+                               "Please clone() the tensor before performing the operation.")
+
+    def _rebind(self, result: "Tensor"):
+        """Make self the output of ``result``'s op: in-place semantics on a recorded graph.
+        The old array is not overwritten, so nodes that saved it stay valid."""
+        self._data = result._data
+        self._grad_fn = result._grad_fn
+        self._requires_grad = result._requires_grad
+        self._accumulator = None
+
+    def _inplace(self, out_of_place, other=None):
+        """Run ``out_of_place(self)`` and store the result into self."""
+        graph = is_grad_enabled() and (self._requires_grad or
+                                       (isinstance(other, Tensor) and other._requires_grad))
+        if graph:
+            self._check_leaf_inplace()
+            result = out_of_place(self)
+            if result.shape != self.shape:
+                raise RuntimeError(f"output with shape {fmt_shape(self.shape)} doesn't match the "
+                                   f"broadcast shape {fmt_shape(result.shape)}")
+            self._rebind(result if result.dtype is self.dtype else ops.Cast.apply(result, self.dtype))
+            return self
+        with no_grad():
+            result = out_of_place(self.detach())
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {fmt_shape(self.shape)} doesn't match the "
+                               f"broadcast shape {fmt_shape(result.shape)}")
+        if result.dtype.category > self.dtype.category:
+            raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output "
+                               f"type {self.dtype.name}")
+        self._writable()
+        self._data[...] = result._data
+        self._bump_version()
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace(lambda s: s.add(other, alpha=alpha), other)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(lambda s: s.sub(other, alpha=alpha), other)
+
+    def mul_(self, other):
+        return self._inplace(lambda s: s * other, other)
+
+    def div_(self, other):
+        return self._inplace(lambda s: s / other, other)
+
+    def pow_(self, exponent):
+        return self._inplace(lambda s: s ** exponent, exponent)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(lambda s: s.clamp(min, max))
+
+    def sqrt_(self):
+        return self._inplace(lambda s: s.sqrt())
+
+    def exp_(self):
+        return self._inplace(lambda s: s.exp())
+
+    def relu_(self):
+        return self._inplace(lambda s: s.relu())
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace(lambda s: s + value * tensor1 * tensor2, tensor1)
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace(lambda s: s + value * tensor1 / tensor2, tensor1)
+
+    def lerp_(self, end, weight):
+        return self._inplace(lambda s: s + weight * (end - s), end)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to self's shape, cast to self's dtype) into self."""
+        if not isinstance(src, Tensor):
+            src = Tensor._make(array_module(self._data).asarray(src))
+        broadcast_shapes("copy_", self.shape, src.shape)
+        if src.device != self.device:
+            src = src.to(self.device)
+        return self._inplace(lambda s: src.expand(s.shape).to(s.dtype), src)
+
+    def fill_(self, value):
+        with no_grad():
+            self._check_leaf_inplace() if is_grad_enabled() else None
+            self._writable()
+            self._data[...] = value.item() if isinstance(value, Tensor) else value
+            self._bump_version()
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import _generator
+        return self.copy_(Tensor._make(_generator(generator).uniform(a, b, self.shape)))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import _generator
+        return self.copy_(Tensor._make(_generator(generator).normal(mean, std, self.shape)))
+
+    # ---- conveniences ---------------------------------------------------------------------
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_zeros(self, *size):
+        return Tensor._make(array_module(self._data).zeros(_size_args(size), dtype=self._data.dtype))
+
+    def new_ones(self, *size):
+        return Tensor._make(array_module(self._data).ones(_size_args(size), dtype=self._data.dtype))
+
+    def new_tensor(self, data):
+        return Tensor._make(array_module(self._data).asarray(data, dtype=self._data.dtype))
+
+    def softmax(self, dim):
+        from .nn import functional as F
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from .nn import functional as F
+        return F.log_softmax(self, dim)
+
+
+from .backend import dtypes as _dtypes  # noqa: E402
+
+
+# ---- module-level functions that Tensor methods share -------------------------------------
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b; shapes checked first: ``matmul: (4,5) @ (6,2): 5 != 6``."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
+    sa, sb = a.shape, b.shape
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D: {fmt_shape(sa)} @ {fmt_shape(sb)}")
+    k_a = sa[-1]
+    k_b = sb[0] if b.ndim == 1 else sb[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: {fmt_shape(sa)} @ {fmt_shape(sb)}: {k_a} != {k_b}")
+    if a.ndim > 2 or b.ndim > 2:
+        broadcast_shapes(f"matmul: batch dimensions of {fmt_shape(sa)} @ {fmt_shape(sb)}",
+                         sa[:-2] if a.ndim > 1 else (), sb[:-2] if b.ndim > 1 else ())
+    a, b = a._operands(b, "matmul", broadcast=False)
+    return ops.MatMul.apply(a, b)
+
+
+def _tensor_list(tensors, op):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a list of Tensors, but element {i} is "
+                            f"{type(t).__name__}")
+    devs = {t.device for t in tensors}
+    if len(devs) > 1:
+        raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found "
+                           + " and ".join(sorted(str(d) for d in devs)))
+    dt = promote_types([t.dtype for t in tensors])
+    return [t if t.dtype is dt else ops.Cast.apply(t, dt) for t in tensors]
+
+
+def cat(tensors, dim=0) -> Tensor:
+    """Concatenate along an existing dim; all other sizes must match."""
+    tensors = _tensor_list(tensors, "cat")
+    ref = tensors[0]
+    d = normalize_dim(dim, ref.ndim, "cat")
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if k != d):
+            raise RuntimeError(f"cat: sizes of tensors must match except in dimension {d}: tensor 0 "
+                               f"has shape {fmt_shape(ref.shape)} but tensor {i} has shape "
+                               f"{fmt_shape(t.shape)}")
+    return ops.Cat.apply(*tensors, dim=d)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0) -> Tensor:
+    """Stack equal-shaped tensors along a new dim."""
+    tensors = _tensor_list(tensors, "stack")
+    ref = tensors[0]
+    for i, t in enumerate(tensors):
+        if t.shape != ref.shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{fmt_shape(ref.shape)} at entry 0 and {fmt_shape(t.shape)} at "
+                               f"entry {i}")
+    return ops.Stack.apply(*tensors, dim=normalize_dim(dim, ref.ndim + 1, "stack"))
+
+
+def where(condition, input, other) -> Tensor:
+    """Elementwise ``input`` where ``condition`` holds, else ``other`` (differentiable in both)."""
+    if not isinstance(condition, Tensor) or condition.dtype is not _dtypes.bool_:
+        raise TypeError("where: expected condition to be a bool Tensor")
+    if not isinstance(input, Tensor):
+        input, other = other, input
+        swapped = True
+    else:
+        swapped = False
+    a, b = input._operands(other, "where")
+    if swapped:
+        a, b = b, a
+    shapes = [condition.shape] + [x.shape for x in (a, b) if isinstance(x, Tensor)]
+    broadcast_shapes("where", *shapes)
+    return ops.Where.apply(condition._data, a, b)

@@ -1,0 +1,105 @@
+"""Run one function against torch and against minitorch and compare forward and backward.
+
+The same lambda serves both libraries because the APIs match (tinygrad's habit)::
+
+    check(lambda L, x, w: L.nn.functional.conv2d(x, w, stride=2), x_np, w_np, dtype="float64")
+
+Each NumPy array becomes a leaf tensor in each library (requiring grad when it is floating point,
+unless ``grad`` says otherwise). The outputs must agree; then both are contracted with the *same
+random cotangent* (``out.backward(cot)``; summing would send ones and hide layout bugs) and every
+input's ``.grad`` must agree.
+
+Tolerances: float64 rtol = 1e-10, float32 rtol = 1e-5, each with an absolute floor of
+rtol × max(1, max |reference|) so entries that cancel to ~0 are judged on the tensor's scale.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import minitorch
+
+RTOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+def to_torch(a, dtype=None, requires_grad=False):
+    t = torch.from_numpy(np.array(a, copy=True))
+    if dtype is not None and t.is_floating_point():
+        t = t.to(getattr(torch, dtype))
+    return t.requires_grad_(requires_grad)
+
+
+def to_mt(a, dtype=None, requires_grad=False):
+    t = minitorch.tensor(np.array(a, copy=True))
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t.requires_grad_(requires_grad)
+
+
+def as_numpy(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t.detach())
+
+
+def assert_close(actual, expected, dtype="float64", rtol=None, what="value"):
+    """|actual − expected| ≤ rtol·|expected| + rtol·max(1, max|expected|), elementwise."""
+    actual, expected = as_numpy(actual), as_numpy(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != torch {expected.shape}"
+    if expected.dtype.kind in "biu":
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+        return
+    rtol = RTOL[dtype] if rtol is None else rtol
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0, where=np.isfinite(expected))))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, equal_nan=True,
+                               err_msg=what)
+
+
+def check(fn, *arrays, dtype="float64", grad=None, rtol=None, seed=0, backward=True):
+    """Compare ``fn(torch, *inputs)`` with ``fn(minitorch, *inputs)``, forward and backward.
+
+    ``grad``: a tuple of booleans, which inputs require grad (default: the floating ones).
+    Returns (minitorch output, torch output) for further checks.
+    """
+    if grad is None:
+        grad = tuple(np.asarray(a).dtype.kind == "f" for a in arrays)
+    t_in = [to_torch(a, dtype, g) for a, g in zip(arrays, grad)]
+    m_in = [to_mt(a, dtype, g) for a, g in zip(arrays, grad)]
+    t_out = fn(torch, *t_in)
+    m_out = fn(minitorch, *m_in)
+    t_outs = t_out if isinstance(t_out, (tuple, list)) else (t_out,)
+    m_outs = m_out if isinstance(m_out, (tuple, list)) else (m_out,)
+    assert len(t_outs) == len(m_outs)
+    for i, (m, t) in enumerate(zip(m_outs, t_outs)):
+        assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
+            f"output {i}: dtype {m.dtype} != torch {t.dtype}"
+        assert_close(m, t, dtype, rtol, what=f"forward output {i}")
+    if not backward or not any(grad):
+        return m_out, t_out
+    rng = np.random.default_rng(seed)
+    t_diff = [(m, t) for m, t in zip(m_outs, t_outs) if t.requires_grad]
+    assert [m.requires_grad for m in m_outs] == [t.requires_grad for t in t_outs]
+    if not t_diff:
+        return m_out, t_out
+    t_loss, m_loss = 0, 0
+    for m, t in t_diff:
+        cot = rng.standard_normal(tuple(t.shape))
+        t_loss = t_loss + (t * to_torch(cot, str(t.dtype).split(".")[-1])).sum()
+        m_loss = m_loss + (m * to_mt(cot, m.dtype.name)).sum()
+    if len(t_diff) == 1:  # the usual case: hand the cotangent to backward directly
+        (m, t), = t_diff
+        cot = np.random.default_rng(seed).standard_normal(tuple(t.shape))
+        t.backward(to_torch(cot, str(t.dtype).split(".")[-1]))
+        m.backward(to_mt(cot, m.dtype.name))
+    else:
+        t_loss.backward()
+        m_loss.backward()
+    for i, (m, t) in enumerate(zip(m_in, t_in)):
+        if not t.requires_grad:
+            continue
+        if t.grad is None:
+            assert m.grad is None or not np.any(as_numpy(m.grad)), f"input {i}: torch grad is None"
+            continue
+        assert m.grad is not None, f"input {i}: minitorch grad is None, torch has one"
+        assert_close(m.grad, t.grad, dtype, rtol, what=f"grad of input {i}")
+    return m_out, t_out
