@@ -8,7 +8,6 @@ from .backend import cuda_is_available as _cuda_is_available
 from .tensor import Tensor, Size, matmul, cat, concat, concatenate, stack, where
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import autograd
-from . import nn, optim  # noqa: E402
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, arange, linspace,
                        eye, randn, rand, randint, randperm, zeros_like, ones_like, empty_like,
@@ -20,6 +19,8 @@ half = float16
 long = int64
 
 __version__ = "0.1.0"
+
+from . import nn, optim  # noqa: E402  (they build on everything above)
 
 
 # ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------
