@@ -1,5 +1,6 @@
 """``minitorch.nn.functional``: one Function per op, forward and backward formulas beside the code."""
 from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
