@@ -47,14 +47,16 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
+class set_grad_enabled:
     """``set_grad_enabled(False)`` turns recording off now; as a context manager it restores
-    the previous mode on exit (as torch's does)."""
+    the previous mode on exit, and as a decorator it sets the mode only while the decorated
+    function runs (as torch's does)."""
 
     def __init__(self, mode: bool):
         global _grad_enabled
         self.prev = _grad_enabled
-        _grad_enabled = bool(mode)
+        self.mode = bool(mode)
+        _grad_enabled = self.mode
 
     def __enter__(self):
         return self
@@ -64,9 +66,25 @@ class set_grad_enabled(contextlib.ContextDecorator):
         _grad_enabled = self.prev
         return False
 
+    def __call__(self, func):
+        global _grad_enabled
+        _grad_enabled = self.prev  # making the decorator must not switch the mode
+        mode = self.mode
+
+        @functools.wraps(func)
+        def inner(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+        return inner
+
 
 class _GradMode(contextlib.ContextDecorator):
     mode = True
+
+    def __new__(cls, func=None):
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)  # used bare, as ``@no_grad``: decorate func right away
 
     def __enter__(self):
         global _grad_enabled
@@ -185,6 +203,9 @@ class Function(Node):
         ctx = cls()
         ctx.needs_input_grad = needs
         out = cls.forward(ctx, *raw, **kwargs)
+        # integer and bool results are not differentiable (x.long(), argmax): torch never
+        # records them, so no gradient can flow back through a rounding
+        record = record and out.dtype.kind == "f"
         result = Tensor._make(out, requires_grad=record)
         if record:
             ctx.next_functions = tuple(a._graph_node() if n else None for a, n in zip(args, needs))
@@ -195,8 +216,11 @@ class Function(Node):
                     (t, t._version) for t in [*(a for a in args if isinstance(a, Tensor)), result]
                     if id(t._data) in saved_ids)
             result._grad_fn = ctx
-        if getattr(cls, "is_view", False):  # a view shares its base's version counter
+        if getattr(cls, "is_view", False) and array_module(out).may_share_memory(out, raw[0]):
+            # a view shares its base's memory, hence its version counter; in-place ops on it
+            # write through to the base (Tensor._write_back)
             result._version_box = args[0]._version_box
+            result._view_of = (args[0], cls, args[1:])
         if not record:
             ctx._saved = ()
         return result

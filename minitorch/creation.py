@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .backend import device as _device, to_device, to_dtype, from_numpy_dtype, default_float
+from .backend import promote_types
 from .backend import dtypes as _dt
 from .random import _generator
 from .tensor import Tensor, _size_args
@@ -22,27 +23,39 @@ def _finish(arr, dtype=None, device=None, requires_grad=False) -> Tensor:
     return t
 
 
-def _infer_np_dtype(data):
-    """torch.tensor's inference: arrays keep their dtype; Python floats → float32, ints → int64,
-    bools → bool."""
-    if isinstance(data, (np.ndarray, np.generic)):
+def _infer_dtype(data):
+    """torch.tensor's inference: NumPy arrays and scalars and tensors keep their dtype; Python
+    floats give float32 (the default float), ints int64, bools bool; a (nested) sequence takes
+    the promotion of its elements' dtypes, so [1, 2.5] is float32 and [np.float64(1.0)] float64."""
+    if isinstance(data, Tensor):
         return data.dtype
-    kind = np.asarray(data).dtype.kind
-    if kind not in "fiub":
-        raise TypeError(f"could not infer a tensor dtype from {data!r}")
-    return {"f": default_float.np, "i": np.int64, "u": np.int64, "b": np.bool_}[kind]
+    if isinstance(data, (np.ndarray, np.generic)):
+        return from_numpy_dtype(data.dtype)
+    if isinstance(data, (list, tuple)):
+        kinds = set(map(type, data))
+        if kinds <= {float, int, bool}:  # plain Python numbers (the common case): types decide
+            return (default_float if float in kinds or not kinds else
+                    _dt.int64 if int in kinds else _dt.bool_)
+        return promote_types([_infer_dtype(x) for x in data])
+    if isinstance(data, bool):
+        return _dt.bool_
+    if isinstance(data, numbers.Integral):
+        return _dt.int64
+    if isinstance(data, numbers.Real):
+        return default_float
+    raise TypeError(f"could not infer a tensor dtype from {data!r} of type {type(data).__name__}")
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays, Tensors)."""
     if isinstance(data, Tensor):
         arr = data._cpu_array().copy()
-    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
-        arr = np.array([np.asarray(x) for x in data])
     else:
         if isinstance(data, (list, tuple)):
             _check_ragged(data)
-        np_dtype = to_dtype(dtype).np if dtype is not None else _infer_np_dtype(data)
+        np_dtype = to_dtype(dtype).np if dtype is not None else _infer_dtype(data).np
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+            data = [np.asarray(x) for x in data]
         arr = np.array(data, dtype=np_dtype)
     from_numpy_dtype(arr.dtype)  # reject unsupported dtypes with a clear message
     return _finish(arr, dtype, device, requires_grad)
@@ -75,8 +88,16 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array)
 
 
-def _filled(fill, size, dtype, device, requires_grad):
+def _new_shape(size, op: str) -> tuple:
+    """The shape of a new tensor: ints, none negative."""
     shape = _size_args(size)
+    if any(n < 0 for n in shape):
+        raise RuntimeError(f"{op}: Dimension size must be non-negative, got size {list(shape)}")
+    return shape
+
+
+def _filled(fill, size, dtype, device, requires_grad, op="zeros"):
+    shape = _new_shape(size, op)
     dt = to_dtype(dtype) if dtype is not None else default_float
     return _finish(np.full(shape, fill, dtype=dt.np), None, device, requires_grad)
 
@@ -86,21 +107,26 @@ def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _filled(1, size, dtype, device, requires_grad)
+    return _filled(1, size, dtype, device, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, size, dtype, device, requires_grad, "empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if isinstance(fill_value, Tensor) and fill_value.numel() == 1:
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (numbers.Number, np.generic)):
+        raise TypeError(f"full(): argument 'fill_value' must be Number, not "
+                        f"{type(fill_value).__name__}")
     if dtype is None:
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = _dt.bool_
         elif isinstance(fill_value, (numbers.Integral,)):
             dtype = _dt.int64
     return _filled(fill_value, (tuple(size) if not isinstance(size, int) else (size,)), dtype,
-                   device, requires_grad)
+                   device, requires_grad, "full")
 
 
 def _like(t: Tensor, fill, dtype, device, requires_grad):
@@ -126,6 +152,7 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
@@ -145,13 +172,13 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples, drawn on the CPU from the seeded generator."""
-    return _finish(_generator(generator).standard_normal(_size_args(size)),
+    return _finish(_generator(generator).standard_normal(_new_shape(size, "randn")),
                    dtype or default_float, device, requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    return _finish(_generator(generator).random(_size_args(size)), dtype or default_float, device,
+    return _finish(_generator(generator).random(_new_shape(size, "rand")), dtype or default_float, device,
                    requires_grad)
 
 

@@ -65,14 +65,19 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each input's gradient needs only the other input: save just what will be used (so
+        # that modifying an input that is not needed does not block backward, as in torch)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                              b if ctx.needs_input_grad[0] else None)
+        ctx.shapes = (np.shape(a), np.shape(b))
         return a * b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = unbroadcast(g * b, np.shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(g * a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        sa, sb = ctx.shapes
+        ga = unbroadcast(g * b, sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -81,16 +86,18 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # a only for dL/db
+        ctx.shapes = (np.shape(a), np.shape(b))
         with np.errstate(divide="ignore", invalid="ignore"):
             return a / b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ga = unbroadcast(g / b, np.shape(a)) if ctx.needs_input_grad[0] else None
-            gb = unbroadcast(-g * (a / b) / b, np.shape(b)) if ctx.needs_input_grad[1] else None
+            ga = unbroadcast(g / b, sa) if ctx.needs_input_grad[0] else None
+            gb = unbroadcast(-g * (a / b) / b, sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -188,22 +195,28 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # dL/da needs only b and dL/db only a: save just what will be used
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                              b if ctx.needs_input_grad[0] else None)
+        ctx.shapes = (a.shape, b.shape)
         return array_module(a, b).matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        xp = array_module(a, b)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
+        xp = array_module(g)
+        sa, sb = ctx.shapes
+        sa2 = (1,) + sa if len(sa) == 1 else sa  # a 1-D a is a row (1,k)
+        sb2 = sb + (1,) if len(sb) == 1 else sb  # a 1-D b is a column (k,1)
+        batch = np.broadcast_shapes(sa2[:-2], sb2[:-2])
+        g2 = g.reshape(batch + (sa2[-2], sb2[-1]))
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            b2 = b.reshape(sb2)
+            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), sa2).reshape(sa)
         if ctx.needs_input_grad[1]:
-            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+            a2 = a.reshape(sa2)
+            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), sb2).reshape(sb)
         return ga, gb
 
 
@@ -572,11 +585,19 @@ class Expand(Function):
 
 class GetItem(Function):
     """y = x[index].   dL/dx = zeros with g added at the indexed positions (repeated integer
-    indices accumulate, hence ``add.at``)."""
+    indices accumulate, hence ``add.at``).
+
+    Basic indexing (ints, slices, None, ...) gives a view of x, as in torch; integer-array and
+    mask indexing give a copy.
+    """
+    is_view = True  # when the result shares x's memory
 
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.args = (x.shape, x.dtype, index, advanced)
+        if not advanced and not any(i is Ellipsis for i in index):
+            # x[1, 2] would give a NumPy scalar (a copy); x[1, 2, ...] is a 0-dim view
+            return x[index + (Ellipsis,)]
         return x[index]
 
     @staticmethod
@@ -611,6 +632,28 @@ class SetItem(Function):
         gx[index] = 0
         gv = unbroadcast(g[index], vshape) if ctx.needs_input_grad[1] else None
         return gx, gv, None
+
+
+class Copy(Function):
+    """y = src broadcast to dst's shape and cast to dst's dtype (``dst.copy_(src)``, ``fill_``):
+    dst's old values are discarded.
+
+    dL/ddst = 0;   dL/dsrc = unbroadcast(g, src.shape), cast back to src's dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        xp = array_module(dst)
+        ctx.src_shape, ctx.src_dtype = np.shape(src), xp.asarray(src).dtype
+        return xp.broadcast_to(xp.asarray(src), dst.shape).astype(dst.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        g_dst = array_module(g).zeros_like(g) if ctx.needs_input_grad[0] else None
+        g_src = None
+        if len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]:
+            g_src = unbroadcast(g, ctx.src_shape).astype(ctx.src_dtype, copy=False)
+        return g_dst, g_src
 
 
 class Cat(Function):

@@ -37,14 +37,22 @@ def fmt_shape(shape) -> str:
     return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+class ShapeError(RuntimeError, ValueError):
+    """Operand shapes that do not fit together (broadcasting, matmul, index assignment).
+
+    torch raises RuntimeError for these, so ``except RuntimeError`` written for torch catches
+    it; it is also a ValueError, Python's usual error for a bad argument value.
+    """
+
+
 def broadcast_shapes(op: str, *shapes) -> tuple:
-    """The broadcast result of ``shapes`` or a ValueError that names them all."""
+    """The broadcast result of ``shapes`` or a ShapeError that names them all."""
     ndim = max(len(s) for s in shapes)
     out = []
     for i in range(-ndim, 0):
         sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
         if len(sizes) > 1:
-            raise ValueError(f"{op}: cannot broadcast " + " with ".join(fmt_shape(s) for s in shapes)
+            raise ShapeError(f"{op}: cannot broadcast " + " with ".join(fmt_shape(s) for s in shapes)
                              + f": sizes {' and '.join(str(n) for n in sorted(sizes))} differ at "
                              f"dimension {i} (counting from the end)")
         out.append(sizes.pop() if sizes else 1)
@@ -80,22 +88,32 @@ def _size_args(size) -> tuple:
     """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) all mean shape (2, 3)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
+    out = []
     for n in size:
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        if isinstance(n, (bool, np.bool_)) or not hasattr(n, "__index__"):
             raise TypeError(f"size must be a tuple of ints, got {size!r}")
-    return tuple(int(n) for n in size)
+        out.append(n.__index__())  # ints, NumPy ints and 1-element integer tensors, as torch
+    return tuple(out)
 
 
 class Tensor:
     __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_accumulator", "_version_box",
-                 "_retains_grad", "__weakref__", "__dict__")
+                 "_view_of", "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars defer to our reflected operators
 
     # ---- construction ---------------------------------------------------------------------
-    def __init__(self, data=None, *, dtype=None, requires_grad=False):
-        """``Tensor(data)`` as torch's legacy constructor: float32 unless ``dtype`` says otherwise.
-        Prefer ``minitorch.tensor(data)``, which infers the dtype."""
-        arr = np.array(data if data is not None else [], dtype=to_dtype(dtype or default_float).np)
+    def __init__(self, *args, dtype=None, requires_grad=False):
+        """torch's legacy constructor: ``Tensor(data)`` copies data as float32 (unless ``dtype``
+        says otherwise); ``Tensor(2, 3)`` is a new (2, 3) tensor (zero-filled here; torch leaves
+        it uninitialised). Prefer ``minitorch.tensor(data)``, which infers the dtype."""
+        np_dtype = to_dtype(dtype or default_float).np
+        if not args:
+            arr = np.zeros((0,), dtype=np_dtype)
+        elif len(args) > 1 or isinstance(args[0], (int, np.integer, Size)):
+            arr = np.zeros(_size_args(args), dtype=np_dtype)
+        else:
+            data = args[0]
+            arr = np.array(data._cpu_array() if isinstance(data, Tensor) else data, dtype=np_dtype)
         self._init(arr, requires_grad)
 
     def _init(self, arr, requires_grad):
@@ -105,6 +123,7 @@ class Tensor:
         self._grad_fn = None
         self._accumulator = None
         self._version_box = [0]
+        self._view_of = None
         self._retains_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -121,6 +140,7 @@ class Tensor:
         t._grad_fn = None
         t._accumulator = None
         t._version_box = [0]
+        t._view_of = None  # (base, view Function, its arguments) when t is a view of base
         t._retains_grad = False
         return t
 
@@ -365,6 +385,8 @@ class Tensor:
                 dev, dt = a.device, a.dtype
             elif isinstance(a, (device,)) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
                 dev = device(a)
+            elif isinstance(a, str) and a.split(".")[-1] not in _dtypes._BY_NAME:
+                dev = device(a)  # neither a device we know nor a dtype: device() says so
             elif a is not None:
                 dt = to_dtype(a)
         out = self
@@ -459,10 +481,19 @@ class Tensor:
     def __radd__(self, other):
         return self._binary(other, ops.Add, "add", reverse=True)
 
+    def _no_bool_sub(self, other):
+        if self.dtype is _dtypes.bool_ or isinstance(other, (bool, np.bool_)) or (
+                isinstance(other, Tensor) and other.dtype is _dtypes.bool_):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                               "operator instead.")
+
     def __sub__(self, other):
+        self._no_bool_sub(other)
         return self._binary(other, ops.Sub, "sub")
 
     def __rsub__(self, other):
+        self._no_bool_sub(other)
         return self._binary(other, ops.Sub, "sub", reverse=True)
 
     def __mul__(self, other):
@@ -479,8 +510,8 @@ class Tensor:
 
     def __neg__(self):
         if self.dtype is _dtypes.bool_:
-            raise TypeError("Negation, the `-` operator, on a bool tensor is not supported. "
-                            "Use the `~` or `logical_not()` operator instead.")
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "Use the `~` or `logical_not()` operator instead.")
         return ops.Neg.apply(self)
 
     def __pos__(self):
@@ -488,9 +519,13 @@ class Tensor:
 
     def __pow__(self, other):
         if isinstance(other, Tensor):
+            if self.dtype is _dtypes.bool_ and other.dtype is _dtypes.bool_:
+                raise NotImplementedError("\"pow\" not implemented for 'Bool'")
             return self._binary(other, ops.Pow, "pow")
         if isinstance(other, (numbers.Real, np.generic)):
             dt = promote_types([self.dtype], [], [other])
+            if dt is _dtypes.bool_:
+                raise NotImplementedError("\"pow\" not implemented for 'Bool'")
             base = self if self.dtype is dt else ops.Cast.apply(self, dt)
             if dt.category == 1 and other < 0:
                 raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -501,6 +536,8 @@ class Tensor:
     def __rpow__(self, other):
         if isinstance(other, (numbers.Real, np.generic)):
             dt = promote_types([self.dtype], [], [other])
+            if dt is _dtypes.bool_:
+                raise NotImplementedError("\"pow\" not implemented for 'Bool'")
             x = self if self.dtype is dt else ops.Cast.apply(self, dt)
             return ops.RPowScalar.apply(other.item() if isinstance(other, np.generic) else other, x)
         return NotImplemented
@@ -616,12 +653,18 @@ class Tensor:
     def sigmoid(self):
         return ops.Sigmoid.apply(self._floating())
 
+    def _no_bool(self, name, message=None):
+        if self.dtype is _dtypes.bool_:
+            raise RuntimeError(message or f"{name}(): bool tensors are not supported")
+
     def abs(self):
+        self._no_bool("abs", "\"abs\" not implemented for 'Bool'")
         return ops.Abs.apply(self)
 
     __abs__ = abs
 
     def relu(self):
+        self._no_bool("relu", "Boolean inputs not supported for relu")
         return ops.ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
@@ -630,9 +673,11 @@ class Tensor:
         for v in (min, max):
             if v is not None and not isinstance(v, (numbers.Real, np.generic)):
                 raise TypeError(f"clamp: min and max must be numbers, got {v!r}")
-        x = self
-        if not self.is_floating_point() and any(isinstance(v, float) for v in (min, max)):
-            x = ops.Cast.apply(self, default_float)
+        # the result dtype is that of self combined with the bounds as scalars (bool.clamp(1, 2)
+        # gives int64, int64.clamp(0.5) gives float32)
+        dt = promote_types([self.dtype] if self.ndim else [], [] if self.ndim else [self.dtype],
+                           [v for v in (min, max) if v is not None])
+        x = self if self.dtype is dt else ops.Cast.apply(self, dt)
         return ops.Clamp.apply(x, min, max)
 
     clip = clamp
@@ -693,6 +738,9 @@ class Tensor:
     def _arg(self, dim, keepdim, fn, name):
         if self.numel() == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        self._no_bool(name, f"{name}(): does not support bool input")
+        if dim is not None:
+            normalize_dim(dim, self.ndim, name)  # range check, also for 0-dim tensors
         xp = array_module(self._data)
         if dim is None:
             idx = fn(self._data.reshape(-1))
@@ -884,6 +932,9 @@ class Tensor:
                 if it.dtype.kind == "f":
                     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
                 advanced = True
+            elif isinstance(it, slice) and it.step is not None and it.step <= 0:
+                raise ValueError(f"step must be greater than zero (got the slice {it}: tensors "
+                                 "have no negative strides, as in torch)")
             elif not (it is None or it is Ellipsis or isinstance(it, (slice, int, np.integer))):
                 raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                                  f"bool tensors are valid indices (got {type(it).__name__})")
@@ -902,10 +953,20 @@ class Tensor:
         idx, _ = self._index(index)
         if not isinstance(value, Tensor):
             value = Tensor._make(array_module(self._data).asarray(value, dtype=self._data.dtype))
+        with no_grad():
+            region = self[index].shape  # (an invalid index raises here, naming the shape)
+        try:
+            fits = np.broadcast_shapes(tuple(value.shape), region) == region
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"index assignment: a value of shape {fmt_shape(value.shape)} cannot "
+                             f"be broadcast to the indexed region of shape {fmt_shape(region)} "
+                             f"(tensor of shape {fmt_shape(self.shape)})")
         if is_grad_enabled() and (self._requires_grad or value._requires_grad):
             self._check_leaf_inplace()
             v = value if value.dtype is self.dtype else ops.Cast.apply(value, self.dtype)
-            self._rebind(ops.SetItem.apply(self, v, idx))
+            self._commit(ops.SetItem.apply(self, v, idx))  # SetItem saves nothing of self
             return
         self._writable()
         self._data[idx] = value._data
@@ -923,38 +984,93 @@ class Tensor:
                                "tensor refers to a single memory location (it was made by expand). "
                                "Please clone() the tensor before performing the operation.")
 
-    def _rebind(self, result: "Tensor"):
-        """Make self the output of ``result``'s op: in-place semantics on a recorded graph.
-        The old array is not overwritten, so nodes that saved it stay valid."""
-        self._data = result._data
-        self._grad_fn = result._grad_fn
-        self._requires_grad = result._requires_grad
-        self._accumulator = None
+    def _commit(self, result: "Tensor"):
+        """In-place semantics on a recorded graph: ``result`` (computed out of place, with its
+        graph node) becomes self's content.
 
-    def _inplace(self, out_of_place, other=None):
-        """Run ``out_of_place(self)`` and store the result into self."""
-        graph = is_grad_enabled() and (self._requires_grad or
-                                       (isinstance(other, Tensor) and other._requires_grad))
+        Its values are written into self's memory, so views of self see them (as in torch), and
+        self's version counter is bumped, so nodes that saved the old values refuse to backward.
+        Self becomes the output of ``result``'s node. If that node saved its own output, the
+        check now follows self: modifying self again before backward raises, as in torch.
+        A view of another tensor writes through to its base (``_write_back``).
+        """
+        if result.dtype is not self.dtype:
+            result = ops.Cast.apply(result, self.dtype)
+        if self._view_of is not None:
+            self._write_back(result)
+        else:
+            self._writable()
+            self._data[...] = result._data
+            self._bump_version()
+            self._grad_fn = result._grad_fn
+            self._requires_grad = result._requires_grad
+            self._accumulator = None
+        node = result._grad_fn
+        if node is not None and node._saved_versions:
+            node._saved_versions = tuple((self, self._version) if t is result else (t, v)
+                                         for t, v in node._saved_versions)
+
+    def _write_back(self, new: "Tensor"):
+        """Self is a view of ``base``: store ``new`` into the part of base that self shows (base
+        then records the op), and make self a view of the updated base again."""
+        base, view_fn, args = self._view_of
+        if view_fn is ops.GetItem:
+            base[args[0]] = new
+        elif view_fn is ops.Reshape:
+            base.copy_(new.reshape(base.shape))
+        elif view_fn is ops.Permute:
+            base.copy_(new.permute(tuple(int(d) for d in np.argsort(args[0]))))
+        else:
+            raise RuntimeError(f"in-place operation on a view made by {view_fn.__name__} "
+                               f"(shape {fmt_shape(self.shape)}) is not supported")
+        fresh = view_fn.apply(base, *args)
+        self._grad_fn = fresh._grad_fn
+        self._requires_grad = fresh._requires_grad
+
+    def _inplace(self, out_of_place, *others):
+        """Run ``out_of_place(self)`` and store the result into self.
+
+        With grad recording on and self or one of ``others`` requiring grad, the op is recorded
+        (``_commit``); it runs on a copy of self's values, so that what its node saves is not
+        overwritten by the write. Otherwise the result is simply written into self's memory.
+        """
+        graph = is_grad_enabled() and (self._requires_grad or any(
+            isinstance(o, Tensor) and o._requires_grad for o in others))
         if graph:
             self._check_leaf_inplace()
-            result = out_of_place(self)
-            if result.shape != self.shape:
-                raise RuntimeError(f"output with shape {fmt_shape(self.shape)} doesn't match the "
-                                   f"broadcast shape {fmt_shape(result.shape)}")
-            self._rebind(result if result.dtype is self.dtype else ops.Cast.apply(result, self.dtype))
-            return self
-        with no_grad():
-            result = out_of_place(self.detach())
+            original = Tensor._make(self._data.copy(), requires_grad=self._requires_grad)
+            original._grad_fn = self._grad_fn  # the same place in the graph, its own memory
+            result = out_of_place(original)
+        else:
+            with no_grad():
+                result = out_of_place(self.detach())
         if result.shape != self.shape:
             raise RuntimeError(f"output with shape {fmt_shape(self.shape)} doesn't match the "
                                f"broadcast shape {fmt_shape(result.shape)}")
         if result.dtype.category > self.dtype.category:
             raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output "
                                f"type {self.dtype.name}")
+        if graph:
+            self._commit(result)
+            return self
         self._writable()
         self._data[...] = result._data
         self._bump_version()
         return self
+
+    # ``x += y`` on a tensor is in place, as in torch (an optimizer step ``w -= lr * w.grad``
+    # must update w itself, not rebind the name to a new tensor)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def add_(self, other, alpha=1):
         return self._inplace(lambda s: s.add(other, alpha=alpha), other)
@@ -984,30 +1100,30 @@ class Tensor:
         return self._inplace(lambda s: s.relu())
 
     def addcmul_(self, tensor1, tensor2, value=1):
-        return self._inplace(lambda s: s + value * tensor1 * tensor2, tensor1)
+        return self._inplace(lambda s: s + value * tensor1 * tensor2, tensor1, tensor2)
 
     def addcdiv_(self, tensor1, tensor2, value=1):
-        return self._inplace(lambda s: s + value * tensor1 / tensor2, tensor1)
+        return self._inplace(lambda s: s + value * tensor1 / tensor2, tensor1, tensor2)
 
     def lerp_(self, end, weight):
-        return self._inplace(lambda s: s + weight * (end - s), end)
+        return self._inplace(lambda s: s + weight * (end - s), end, weight)
 
     def copy_(self, src):
         """Copy ``src`` (broadcast to self's shape, cast to self's dtype) into self."""
         if not isinstance(src, Tensor):
             src = Tensor._make(array_module(self._data).asarray(src))
-        broadcast_shapes("copy_", self.shape, src.shape)
+        if broadcast_shapes("copy_", self.shape, src.shape) != tuple(self.shape):
+            raise RuntimeError(f"copy_: the source of shape {fmt_shape(src.shape)} cannot be "
+                               f"broadcast to the destination's shape {fmt_shape(self.shape)}")
         if src.device != self.device:
             src = src.to(self.device)
-        return self._inplace(lambda s: src.expand(s.shape).to(s.dtype), src)
+        return self._inplace(lambda s: ops.Copy.apply(s, src), src)
 
     def fill_(self, value):
-        with no_grad():
-            self._check_leaf_inplace() if is_grad_enabled() else None
-            self._writable()
-            self._data[...] = value.item() if isinstance(value, Tensor) else value
-            self._bump_version()
-        return self
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions")
+        return self.copy_(value)
 
     def zero_(self):
         return self.fill_(0)
@@ -1057,7 +1173,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     k_a = sa[-1]
     k_b = sb[0] if b.ndim == 1 else sb[-2]
     if k_a != k_b:
-        raise ValueError(f"matmul: {fmt_shape(sa)} @ {fmt_shape(sb)}: {k_a} != {k_b}")
+        raise ShapeError(f"matmul: {fmt_shape(sa)} @ {fmt_shape(sb)}: {k_a} != {k_b}")
     if a.ndim > 2 or b.ndim > 2:
         broadcast_shapes(f"matmul: batch dimensions of {fmt_shape(sa)} @ {fmt_shape(sb)}",
                          sa[:-2] if a.ndim > 1 else (), sb[:-2] if b.ndim > 1 else ())

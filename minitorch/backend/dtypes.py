@@ -83,6 +83,10 @@ def to_dtype(x) -> dtype:
 
 
 def _wider(a: dtype, b: dtype) -> dtype:
+    """The result of two dtypes of one kind of operand: a higher category wins outright (int64 with
+    float32 gives float32, as torch; NumPy would widen to float64); within a category the wider wins."""
+    if a.category != b.category:
+        return a if a.category > b.category else b
     return from_numpy_dtype(np.promote_types(a.np, b.np))
 
 

@@ -1,0 +1,751 @@
+"""Autograd: gradcheck, graph shapes (deep chains, fan-out), accumulation, retain_graph,
+retain_grad, grad modes, detach, custom Functions, and the rules for in-place operations.
+
+Whenever torch defines the outcome (a gradient, or an error), the test runs the same program with
+``L = torch`` and ``L = minitorch`` and compares.
+"""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minitorch
+from minitorch.autograd import Function, GradcheckError, gradcheck
+from torch_compare import assert_close, check
+
+DTYPES = ("float64", "float32")
+seeds = st.integers(0, 2**32 - 1)
+small_shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+
+
+def leaf(values, dtype="float64", L=minitorch):
+    return L.tensor(np.asarray(values, dtype=np.float64), dtype=getattr(L, dtype),
+                    requires_grad=True)
+
+
+def both(fn):
+    """Run ``fn(L)`` for torch and minitorch; return (torch result, minitorch result), where a
+    raised error is returned as ('error', its type name)."""
+    out = []
+    for L in (torch, minitorch):
+        try:
+            out.append(fn(L))
+        except Exception as e:  # noqa: BLE001  (the caller compares the kinds of outcome)
+            out.append(("error", type(e).__name__, str(e)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# gradcheck: full Jacobians by central differences, in float64
+# ---------------------------------------------------------------------------------------------
+GRADCHECK_FUNCTIONS = {
+    "add_broadcast": (lambda a, b: a + b[..., :1], "any"),
+    "mul": (lambda a, b: a * b, "any"),
+    "div": (lambda a, b: a / (b * b + 1), "any"),
+    "pow": (lambda a, b: a.abs() ** b, "nonzero"),
+    "pow_scalar": (lambda a, b: a ** 3 - 2.0 ** b, "any"),
+    "exp_log_sqrt": (lambda a, b: (a.exp() + b.abs()).log() + (a * a + 1).sqrt(), "nonzero"),
+    "tanh_sigmoid": (lambda a, b: a.tanh() * b.sigmoid(), "any"),
+    "relu_abs_clamp": (lambda a, b: a.relu() + b.abs() + a.clamp(-0.2, 0.3), "nonzero"),
+    "sum_mean": (lambda a, b: a.sum(-1, keepdim=True) * b.mean(0), "any"),
+    "max_dim": (lambda a, b: a.max(-1).values + b.min(), "any"),
+    "shape_ops": (lambda a, b: a.permute(1, 0, 2).reshape(-1)[::2] * b.flatten()[0], "any"),
+    "expand_cat_stack": (lambda a, b: minitorch.cat([a, b], 1).expand(2, 2, 4, 3).sum(0)
+                         * minitorch.stack([a, b], 0).sum(0).sum(), "any"),
+    "matmul": (lambda a, b: a @ b.transpose(1, 2), "any"),
+    "indexing": (lambda a, b: a[[0, 1, 0]] * b[:, 1:, None, 0].sum(), "any"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADCHECK_FUNCTIONS))
+@given(seed=seeds)
+def test_gradcheck_passes_for_correct_ops(name, seed):
+    fn, domain = GRADCHECK_FUNCTIONS[name]
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 2, 3))
+    if domain == "nonzero":  # keep away from the kinks of abs/relu/clamp
+        a = np.sign(a) * (np.abs(a) + 0.5)
+        b = np.sign(b) * (np.abs(b) + 0.5)
+    assert gradcheck(fn, (leaf(a), leaf(b)))
+
+
+@given(seed=seeds, n=st.integers(1, 3), k=st.integers(1, 3), m=st.integers(1, 3))
+def test_gradcheck_small_network(seed, n, k, m):
+    rng = np.random.default_rng(seed)
+    x = minitorch.tensor(rng.standard_normal((n, k)), dtype=minitorch.float64)
+    w1, b1, w2 = (leaf(rng.standard_normal(s)) for s in [(k, m), (m,), (m, 2)])
+
+    def net(w1, b1, w2):
+        h = (x @ w1 + b1).tanh()
+        logits = h @ w2
+        return (logits - logits.max(1, keepdim=True).values).exp().sum(1).log().mean()
+
+    assert gradcheck(net, (w1, b1, w2))
+
+
+def test_gradcheck_with_several_outputs_and_an_input_not_requiring_grad():
+    x = leaf([[0.3, -1.2], [0.5, 2.0]])
+    c = minitorch.tensor([1.5, -0.5], dtype=minitorch.float64)
+    assert gradcheck(lambda x, c: (x * c, (x * x).sum(0)), (x, c))
+
+
+class WrongSquare(Function):
+    """y = x²; backward deliberately returns g·x instead of 2·g·x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x
+
+
+class RightSquare(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * g * x
+
+
+def test_gradcheck_fails_on_a_wrong_backward():
+    x = leaf([[0.5, -1.5, 2.0]])
+    assert gradcheck(RightSquare.apply, (x,))
+    with pytest.raises(GradcheckError, match="Jacobian mismatch"):
+        gradcheck(WrongSquare.apply, (x,))
+    assert gradcheck(WrongSquare.apply, (x,), raise_exception=False) is False
+
+
+def test_gradcheck_catches_a_wrong_gradient_in_one_entry_only():
+    class OffByOneEntry(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            out[..., -1] = out[..., -1] * 1.01
+            return out
+
+    with pytest.raises(GradcheckError, match=r"1 of 9 entries differ"):
+        gradcheck(OffByOneEntry.apply, (leaf([1.0, 2.0, 3.0]),))
+
+
+def test_gradcheck_wants_float64_inputs_that_require_grad():
+    with pytest.raises(ValueError, match="float64"):
+        gradcheck(lambda x: x * 2, (minitorch.tensor([1.0], requires_grad=True),))
+    with pytest.raises(ValueError, match="no input requires grad"):
+        gradcheck(lambda x: x * 2, (minitorch.tensor([1.0], dtype=minitorch.float64),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom Functions
+# ---------------------------------------------------------------------------------------------
+class ScaledMul(Function):
+    """y = a * b * scale (scale a Python number, passed positionally; ``offset`` as a keyword)."""
+
+    @staticmethod
+    def forward(ctx, a, b, scale, offset=0.0):
+        ctx.save_for_backward(a, b)
+        ctx.scale = scale
+        return a * b * scale + offset
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g * b * ctx.scale, g * a * ctx.scale, None
+
+
+def test_custom_function_with_non_tensor_arguments():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, -1.0])
+    y = ScaledMul.apply(a, b, 2.0, offset=1.0)
+    assert y.tolist() == [7.0, -3.0] and y.grad_fn is not None
+    assert y.grad_fn.needs_input_grad == (True, True, False)
+    y.backward(minitorch.tensor([1.0, 10.0], dtype=minitorch.float64))
+    assert a.grad.tolist() == [6.0, -20.0] and b.grad.tolist() == [2.0, 40.0]
+    assert gradcheck(lambda a, b: ScaledMul.apply(a, b, 0.5), (a, b))
+
+
+def test_custom_function_returning_the_wrong_number_or_shape_of_gradients():
+    class TooFew(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class WrongShape(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(RuntimeError, match="returned 1 gradients for 2 inputs"):
+        TooFew.apply(leaf([1.0]), leaf([2.0])).backward()
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(\) for an input of shape \(3,\)"):
+        WrongShape.apply(leaf([1.0, 2.0, 3.0])).backward()
+
+
+def test_functions_with_integer_outputs_are_not_recorded():
+    x = leaf([1.7, -2.2])
+    assert not x.long().requires_grad and x.long().grad_fn is None
+    assert not x.argmax().requires_grad
+    assert not (x > 0).requires_grad
+    y = (x.long() * 1.5 + x).sum()  # no gradient through the rounding, as torch
+    y.backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph structure: deep chains, fan-out, accumulation
+# ---------------------------------------------------------------------------------------------
+def test_ten_thousand_op_chain_backpropagates():
+    """A recursive topological sort would hit Python's recursion limit long before this."""
+    x = leaf([0.5, -0.25])
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001
+        y = y + 0.001
+    y.sum().backward()
+    assert x.grad.tolist() == pytest.approx([1.0001 ** 5000] * 2, rel=1e-10)
+
+
+def test_deep_chain_of_unary_ops_matches_torch():
+    def chain(L, x):
+        for _ in range(2000):
+            x = (x * 0.9).tanh() + x.sigmoid() * 0.1
+        return x
+
+    check(chain, np.array([0.3, -1.0, 2.0]))
+
+
+def test_fan_out_gradients_accumulate():
+    def diamond(L, x):
+        a = x * 2
+        b = a.exp()
+        c = a.tanh()
+        d = b * c + a * a - x  # x reaches d along four paths
+        return d + a.sum()
+
+    for dt in DTYPES:
+        check(diamond, np.array([[0.1, -0.4], [0.7, 0.2]]), dtype=dt)
+
+
+def test_one_tensor_feeding_many_ops_gets_every_contribution():
+    x = leaf([2.0])
+    parts = [x * k for k in range(1, 101)]
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    total.backward()
+    assert x.grad.tolist() == [5050.0]
+
+
+def test_gradients_accumulate_across_backward_calls():
+    results = both(lambda L: _two_backwards(L))
+    assert results[0] == results[1] == ([2.0 * 1 + 3, 2.0 * 2 + 3], [0.0, 0.0], [3.0, 3.0])
+
+
+def _two_backwards(L):
+    x = leaf([1.0, 2.0], L=L)
+    (x * x).sum().backward()
+    (x * 3).sum().backward()
+    first = x.grad.tolist()
+    x.grad.zero_()
+    zeroed = x.grad.tolist()
+    x.grad = None
+    (x * 3).sum().backward()
+    return first, zeroed, x.grad.tolist()
+
+
+def test_grad_has_the_leaf_dtype_and_shape():
+    x = minitorch.tensor([[1.0, 2.0]], requires_grad=True)
+    y = x.double() * minitorch.tensor([3.0, 4.0], dtype=minitorch.float64)
+    y.backward(minitorch.ones(1, 2, dtype=minitorch.float64))
+    assert x.grad.dtype is minitorch.float32 and x.grad.shape == (1, 2)
+    assert x.grad.tolist() == [[3.0, 4.0]]
+    assert not x.grad.requires_grad
+
+
+def test_inputs_not_requiring_grad_get_no_grad():
+    x, c = leaf([1.0, 2.0]), minitorch.tensor([3.0, 4.0], dtype=minitorch.float64)
+    (x * c).sum().backward()
+    assert c.grad is None and x.grad.tolist() == [3.0, 4.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# backward() arguments, retain_graph, retain_grad
+# ---------------------------------------------------------------------------------------------
+def test_backward_on_a_non_scalar_needs_a_gradient_like_torch():
+    t, m = both(lambda L: (leaf([1.0, 2.0], L=L) * 2).backward())
+    assert t[0] == m[0] == "error" and t[1] == m[1] == "RuntimeError"
+    with pytest.raises(RuntimeError, match=r"grad can be implicitly created only for scalar "
+                                           r"outputs.*shape \(2,\)"):
+        (leaf([1.0, 2.0]) * 2).backward()
+    x = leaf([[3.0]])
+    (x * 2).backward()  # one element: fine, as torch
+    assert x.grad.tolist() == [[2.0]]
+
+
+def test_backward_with_an_explicit_gradient_matches_torch():
+    def run(L):
+        x = leaf([[1.0, 2.0], [3.0, 4.0]], L=L)
+        (x * x).backward(L.tensor([[1.0, 0.5], [-1.0, 2.0]], dtype=L.float64))
+        return x.grad.tolist()
+
+    t, m = both(run)
+    assert t == m == [[2.0, 2.0], [-6.0, 16.0]]
+
+
+def test_backward_errors():
+    with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
+        minitorch.tensor([1.0]).sum().backward()
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\) but the tensor has "
+                                           r"shape \(2,\)"):
+        (leaf([1.0, 2.0]) * 2).backward(minitorch.ones(3, dtype=minitorch.float64))
+
+
+def test_second_backward_through_a_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*"
+                                           "retain_graph=True"):
+        y.backward()
+    t, m = both(lambda L: _backward_twice(L, retain=False))
+    assert t[0] == m[0] == "error"
+
+
+def _backward_twice(L, retain):
+    x = leaf([1.0, 2.0], L=L)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=retain)
+    y.backward()
+    return x.grad.tolist()
+
+
+def test_retain_graph_allows_a_second_backward():
+    t, m = both(lambda L: _backward_twice(L, retain=True))
+    np.testing.assert_allclose(m, t, rtol=1e-12)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(m, 2 * (np.exp(x) * x + np.exp(x)), rtol=1e-12)
+
+
+def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
+    def run(L):
+        x = leaf([1.0, -2.0], L=L)
+        y = x * 3
+        y.retain_grad()
+        z = y.tanh()
+        z.retain_grad()
+        (z * z).sum().backward()
+        return [y.grad.tolist(), z.grad.tolist(), x.grad.tolist(), y.retains_grad, x.is_leaf]
+
+    t, m = both(run)
+    for i in range(3):
+        np.testing.assert_allclose(m[i], t[i], rtol=1e-12)
+    assert m[3:] == t[3:] == [True, True]
+
+
+def test_non_leaf_grad_is_none_without_retain_grad():
+    x = leaf([1.0])
+    y = x * 2
+    (y * y).sum().backward()
+    assert y.grad is None and x.grad.tolist() == [8.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Grad modes
+# ---------------------------------------------------------------------------------------------
+def test_no_grad_enable_grad_set_grad_enabled_as_context_managers():
+    x = leaf([1.0])
+    with minitorch.no_grad():
+        assert not minitorch.is_grad_enabled()
+        y = x * 2
+        with minitorch.enable_grad():
+            assert minitorch.is_grad_enabled()
+            z = x * 2
+        assert not minitorch.is_grad_enabled()
+    assert minitorch.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+    with minitorch.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with minitorch.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+    assert minitorch.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_function_call():
+    try:
+        minitorch.set_grad_enabled(False)
+        assert not minitorch.is_grad_enabled()
+        assert not (leaf([1.0]) * 2).requires_grad
+    finally:
+        minitorch.set_grad_enabled(True)
+    assert minitorch.is_grad_enabled() and (leaf([1.0]) * 2).requires_grad
+
+
+def test_grad_modes_as_decorators():
+    x = leaf([1.0])
+
+    @minitorch.no_grad()
+    def f():
+        return x * 2
+
+    @minitorch.no_grad
+    def f_bare():
+        return x * 2
+
+    @minitorch.enable_grad()
+    def g():
+        return x * 2
+
+    @minitorch.set_grad_enabled(False)
+    def h():
+        return x * 2
+
+    assert minitorch.is_grad_enabled()  # making the decorator did not switch the mode
+    assert not f().requires_grad and not f_bare().requires_grad and not h().requires_grad
+    with minitorch.no_grad():
+        assert g().requires_grad
+    assert f.__name__ == "f"
+    assert minitorch.is_grad_enabled()
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(ValueError):
+        with minitorch.no_grad():
+            raise ValueError("boom")
+    assert minitorch.is_grad_enabled()
+
+
+def test_ops_under_no_grad_on_tensors_requiring_grad_are_not_recorded():
+    x = leaf([1.0, 2.0])
+    with minitorch.no_grad():
+        y = (x * 2).exp().sum()
+    assert not y.requires_grad and y.is_leaf
+
+
+# ---------------------------------------------------------------------------------------------
+# requires_grad rules and detach
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_integer_and_bool_tensors_cannot_require_grad(dtype):
+    data = [1, 0]
+    for make in (lambda L: L.tensor(data, dtype=getattr(L, dtype), requires_grad=True),
+                 lambda L: L.tensor(data, dtype=getattr(L, dtype)).requires_grad_(),
+                 lambda L: L.zeros(2, dtype=getattr(L, dtype), requires_grad=True)):
+        t, m = both(make)
+        assert t[0] == m[0] == "error" and t[1] == m[1] == "RuntimeError"
+        with pytest.raises(RuntimeError, match="floating point"):
+            make(minitorch)
+
+
+def test_detach_shares_storage_and_leaves_the_graph():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    d[0] = 100.0
+    assert y.tolist()[0] == 100.0  # the same memory
+    xd = x.detach()
+    xd.zero_()
+    assert x.tolist() == [0.0, 0.0, 0.0] and x.requires_grad
+
+
+def test_detach_shares_the_version_counter():
+    t, m = both(lambda L: _modify_detached(L))
+    assert t[0] == m[0] == "error" and "modified by an inplace operation" in m[2]
+
+
+def _modify_detached(L):
+    x = leaf([1.0, 2.0], L=L)
+    y = x.exp()  # saves its output
+    y.detach().mul_(2)
+    y.sum().backward()
+    return x.grad.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# In-place operations
+# ---------------------------------------------------------------------------------------------
+def test_in_place_on_leaves_under_no_grad():
+    w = leaf([1.0, 2.0, 3.0], "float32")
+    (w * w).sum().backward()
+    w_id = id(w)
+    v0 = w._version
+    with minitorch.no_grad():
+        w.sub_(0.5 * w.grad)          # [0, 0, 0]
+        w.add_(minitorch.ones(3))     # [1, 1, 1]
+        w.mul_(minitorch.tensor([1.0, 2.0, 3.0]))
+        w.div_(2)
+        w -= 0.25 * w.grad            # in place, as torch: w stays the same tensor
+        w += 1
+        w *= 2
+    assert id(w) == w_id and w.is_leaf and w.requires_grad and w.grad_fn is None
+    assert w._version == v0 + 7
+    expected = ((np.array([1.0, 2.0, 3.0]) / 2 - 0.25 * np.array([2.0, 4.0, 6.0])) + 1) * 2
+    np.testing.assert_allclose(w.detach().numpy(), expected)
+    with minitorch.no_grad():
+        w.copy_(minitorch.tensor([7.0, 8.0, 9.0], dtype=minitorch.float64))  # cast to float32
+        assert w.tolist() == [7.0, 8.0, 9.0] and w.dtype is minitorch.float32
+        w.fill_(4)
+        assert w.tolist() == [4.0, 4.0, 4.0]
+        w.zero_()
+    assert w.tolist() == [0.0, 0.0, 0.0] and w.is_leaf and w.requires_grad
+    # and the leaf still works as one
+    (w * 3).sum().backward()
+    assert w.grad.tolist() == [5.0, 7.0, 9.0]  # accumulated onto the earlier 2w
+
+
+def test_in_place_on_plain_tensors_follows_torch_casting_rules():
+    def run(L, op):
+        x = L.tensor([1, 2, 3])
+        op(x)
+        return str(x.dtype).split(".")[-1], x.tolist()
+
+    for op in (lambda x: x.add_(2), lambda x: x.mul_(x), lambda x: x.add_(1.5),
+               lambda x: x.div_(2), lambda x: x.copy_(x * 2.7 - 7), lambda x: x.fill_(2.9),
+               lambda x: x.zero_(), lambda x: x.add_(x.float())):
+        t, m = both(lambda L: run(L, op))
+        assert t[0] == m[0] if t[0] == "error" else t == m, (t, m)
+
+
+@pytest.mark.parametrize("op", ["add_", "sub_", "mul_", "div_", "zero_", "fill_", "copy_",
+                                "setitem", "iadd", "clamp_", "exp_"])
+def test_in_place_on_a_leaf_requiring_grad_raises(op):
+    apply = {
+        "add_": lambda L, x: x.add_(1), "sub_": lambda L, x: x.sub_(1),
+        "mul_": lambda L, x: x.mul_(2), "div_": lambda L, x: x.div_(2),
+        "zero_": lambda L, x: x.zero_(), "fill_": lambda L, x: x.fill_(3),
+        "copy_": lambda L, x: x.copy_(L.zeros(2, dtype=L.float64)),
+        "setitem": lambda L, x: x.__setitem__(0, 5.0), "iadd": lambda L, x: x.__iadd__(1),
+        "clamp_": lambda L, x: x.clamp_(0, 1), "exp_": lambda L, x: x.exp_(),
+    }[op]
+
+    def run(L):
+        x = leaf([1.0, 2.0], L=L)
+        apply(L, x)
+        return x.tolist()
+
+    t, m = both(run)
+    assert t[0] == m[0] == "error" and t[1] == m[1] == "RuntimeError"
+    assert "leaf Variable that requires grad is being used in an in-place operation" in m[2]
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        apply(minitorch, x)
+    assert x.tolist() == [1.0, 2.0]  # left untouched
+
+
+def test_in_place_on_a_view_of_a_leaf_requiring_grad_raises():
+    t, m = both(lambda L: leaf([1.0, 2.0], L=L)[0].mul_(2))
+    assert t[0] == m[0] == "error" and "leaf Variable" in m[2]
+
+
+SAVED_TENSOR_MODIFICATIONS = {
+    # the output of exp is saved for backward; modified under no_grad
+    "output_under_no_grad": lambda L, x, w: _modify(L, x.exp(), lambda y: y.mul_(2), no_grad=True),
+    # w does not require grad, mul saves it for x's gradient
+    "non_grad_input": lambda L, x, w: _then(L, (x * w).sum(), lambda: w.add_(1)),
+    # the leaf x itself, modified under no_grad after mul saved it for w2's gradient
+    "leaf_under_no_grad": lambda L, x, w: _then(
+        L, (x * w.requires_grad_()).sum(), lambda: x.add_(1), no_grad=True),
+    # through a view that shares the saved tensor's memory
+    "through_basic_index_view": lambda L, x, w: _modify(L, x.exp(), lambda y: y[1:].mul_(10),
+                                                        no_grad=True),
+    "through_reshape_view": lambda L, x, w: _modify(L, x.exp(), lambda y: y.view(2, 1).zero_(),
+                                                    no_grad=True),
+    "matmul_operand": lambda L, x, w: _then(L, (x[None] @ w[:, None]).sum(),
+                                            lambda: w.mul_(2)),
+    # recorded in-place ops on a non-leaf whose old value was saved (torch raises too)
+    "recorded_inplace_on_saved_output": lambda L, x, w: _modify(L, (x * 1).exp(),
+                                                                lambda y: y.add_(1)),
+    "recorded_inplace_on_saved_input": lambda L, x, w: _then_graph(L, x),
+    "exp_then_modified": lambda L, x, w: _modify(L, (x * 1).exp_(), lambda y: y.add_(1),
+                                                 no_grad=True),
+    "setitem_on_saved": lambda L, x, w: _modify(L, x.sigmoid(), lambda y: y.__setitem__(0, 1.0),
+                                                no_grad=True),
+}
+
+
+def _modify(L, y, change, no_grad=False):
+    if no_grad:
+        with L.no_grad():
+            change(y)
+    else:
+        change(y)
+    return y.sum()
+
+
+def _then(L, loss, change, no_grad=False):
+    if no_grad:
+        with L.no_grad():
+            change()
+    else:
+        change()
+    return loss
+
+
+def _then_graph(L, x):
+    y = x * 1
+    z = y * y  # saves y
+    y.add_(1)  # recorded, bumps y's version
+    return z.sum()
+
+
+@pytest.mark.parametrize("case", sorted(SAVED_TENSOR_MODIFICATIONS))
+def test_modifying_a_tensor_saved_for_backward_raises(case):
+    def run(L):
+        x = leaf([0.5, -1.0], L=L)
+        w = L.tensor([2.0, 3.0], dtype=L.float64)
+        loss = SAVED_TENSOR_MODIFICATIONS[case](L, x, w)
+        loss.backward()
+        return x.grad.tolist()
+
+    t, m = both(run)
+    assert t[0] == "error" and "modified by an inplace operation" in t[2]  # the reference
+    assert m[0] == "error" and m[1] == "RuntimeError", m
+    assert "modified by an inplace operation" in m[2] and "is at version" in m[2]
+
+
+MODIFICATIONS_BACKWARD_DOES_NOT_NEED = {
+    "input_of_add": lambda L, x: _then(L, (x + 1).sum(), lambda: x.mul_(2), no_grad=True),
+    "grad_input_of_mul_by_constant": lambda L, x: _then(
+        L, (x * L.tensor([2.0, 3.0], dtype=L.float64)).sum(), lambda: x.mul_(2), no_grad=True),
+    "input_of_sum": lambda L, x: _then(L, x.sum() * 2, lambda: x.zero_(), no_grad=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODIFICATIONS_BACKWARD_DOES_NOT_NEED))
+def test_modifying_a_tensor_backward_does_not_need_is_fine(case):
+    def run(L):
+        x = leaf([0.5, -1.0], L=L)
+        MODIFICATIONS_BACKWARD_DOES_NOT_NEED[case](L, x).backward()
+        return x.grad.tolist()
+
+    t, m = both(run)
+    assert t == m and t[0] != "error"
+
+
+IN_PLACE_PROGRAMS = {
+    "add_mul": lambda L, x, w: _chain(x * 2, lambda y: (y.add_(w), y.mul_(3))),
+    "sub_alpha_div": lambda L, x, w: _chain(x * 1, lambda y: (y.sub_(w, alpha=2), y.div_(w))),
+    "mul_by_tensor": lambda L, x, w: _chain(x + 0, lambda y: y.mul_(w)),
+    "pow_clamp": lambda L, x, w: _chain(x * 1, lambda y: (y.pow_(2), y.clamp_(0.1, 2.0))),
+    "exp_then_scale": lambda L, x, w: _chain(x * 1, lambda y: y.exp_()) * 2,
+    "add_sqrt": lambda L, x, w: _chain(x * 1, lambda y: (y.add_(2), y.sqrt_())),
+    "mul_relu": lambda L, x, w: _chain(x * 1, lambda y: (y.mul_(w), y.relu_())),
+    "addcmul_addcdiv": lambda L, x, w: _chain(x * 1, lambda y: (y.addcmul_(w, x, value=0.5),
+                                                                y.addcdiv_(x, w * w + 1))),
+    "lerp": lambda L, x, w: _chain(x * 1, lambda y: y.lerp_(w, 0.3)),
+    "copy_from_graph": lambda L, x, w: _chain(L.zeros(x.shape, dtype=x.dtype),
+                                              lambda y: y.copy_(w * x)),
+    "copy_over_graph": lambda L, x, w: _chain(x * 2, lambda y: y.copy_(w)) * x,
+    "fill_zero": lambda L, x, w: _chain(x * 2, lambda y: y.fill_(1.5)) * x + _chain(
+        x * 3, lambda y: y.zero_()) * w,
+    "operators": lambda L, x, w: _iops(x * 1, w),
+    "setitem": lambda L, x, w: _chain(x * 1, lambda y: y.__setitem__(0, w[1] * 5)),
+    "setitem_slice_from_plain": lambda L, x, w: _chain(
+        x * 1, lambda y: y.__setitem__(slice(1, None), L.tensor(7.0, dtype=x.dtype))),
+    "setitem_on_plain_from_graph": lambda L, x, w: _chain(L.zeros(x.shape, dtype=x.dtype),
+                                                          lambda y: y.__setitem__(0, x[1] * w[0])),
+    "index_iadd": lambda L, x, w: _index_iadd(x * 1, w),
+    "view_slice_mul_": lambda L, x, w: _view_inplace(x * 1, lambda y: y[1:].mul_(w[0])),
+    "view_reshape_add_": lambda L, x, w: _view_inplace(x * 1, lambda y: y.view(-1, 1).add_(w[0])),
+    "view_of_view": lambda L, x, w: _view_inplace(x * 1, lambda y: y[None][0, 1:].mul_(w[:1])),
+    "view_t_add_": lambda L, x, w: _view_inplace((x[:, None] * w).reshape(x.shape[0], -1),
+                                                 lambda y: y.t().add_(w[:, None])),
+    "plain_plus_grad": lambda L, x, w: _chain(L.ones(x.shape, dtype=x.dtype),
+                                              lambda y: (y.add_(x), y.mul_(w))),
+}
+
+
+def _chain(y, ops):
+    ops(y)
+    return y
+
+
+def _iops(y, w):
+    y += w
+    y *= w
+    y -= 1
+    y /= 2
+    return y
+
+
+def _index_iadd(y, w):
+    y[0] += w[1]
+    return y
+
+
+def _view_inplace(y, change):
+    change(y)
+    return y * y  # uses the base, which must reflect the change made through the view
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("program", sorted(IN_PLACE_PROGRAMS))
+@given(seed=seeds, n=st.integers(2, 4))
+def test_recorded_in_place_ops_on_non_leaves_match_torch(program, dtype, seed, n):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)
+    w = rng.uniform(0.5, 1.5, n)
+    check(IN_PLACE_PROGRAMS[program], x, w, dtype=dtype, seed=seed)
+
+
+def test_in_place_write_through_a_view_is_seen_by_the_base_and_other_views():
+    for L in (torch, minitorch):
+        x = L.tensor([[1.0, 2.0], [3.0, 4.0]])
+        row = x[1]
+        col = x[:, 0]
+        flat = x.view(4)
+        row.mul_(10)
+        assert x.tolist() == [[1.0, 2.0], [30.0, 40.0]]
+        assert col.tolist() == [1.0, 30.0] and flat.tolist() == [1.0, 2.0, 30.0, 40.0]
+        x[0, 0] = -1.0
+        assert col.tolist() == [-1.0, 30.0]
+        x[0, 1].fill_(5.0)  # a 0-dim view
+        assert x[0].tolist() == [-1.0, 5.0]
+
+
+def test_in_place_on_an_expanded_tensor_raises():
+    x = minitorch.tensor([1.0, 2.0]).expand(3, 2)
+    with pytest.raises(RuntimeError, match="expand"):
+        x.add_(1)
+
+
+def test_in_place_with_a_non_broadcastable_operand_raises_like_torch():
+    t, m = both(lambda L: L.zeros(3).add_(L.ones(2, 3)))
+    assert t[0] == m[0] == "error" and t[1] == m[1] == "RuntimeError"
+    assert "output with shape (3,) doesn't match the broadcast shape (2,3)" in m[2]
+
+
+def test_version_counter_counts_in_place_ops():
+    def run(L):
+        x = L.tensor([1.0, 2.0])
+        v0 = x._version
+        x.add_(1)
+        x.mul_(2)
+        x.zero_()
+        x.fill_(1)
+        x.copy_(L.tensor([1.0, 3.0]))
+        x[0] = 5
+        x += 1
+        return x._version - v0
+
+    assert both(run) == [7, 7]
