@@ -1,0 +1,106 @@
+"""``SGD``: stochastic gradient descent with optional momentum, as ``torch.optim.SGD``."""
+from __future__ import annotations
+
+from ..autograd import no_grad
+from ..backend import array_module
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+    maximize=False, foreach=None, differentiable=False, fused=None)``
+
+    The algorithm (torch's, step for step). Inputs: learning rate γ, momentum μ, dampening τ,
+    weight decay λ. For each parameter θ with a gradient, at step t::
+
+        g ← ∇θ f(θ)                  (−∇θ f(θ) when maximize)
+        if λ ≠ 0:  g ← g + λ θ        (L2 penalty folded into the gradient)
+        if μ ≠ 0:
+            b ← g                     on the first step (t = 1): the buffer starts as the gradient
+            b ← μ b + (1 − τ) g       afterwards
+            g ← g + μ b               if nesterov  (look ahead along the momentum)
+            g ← b                     otherwise
+        θ ← θ − γ g
+
+    Note the momentum form: torch (and we) accumulate the *gradient* in b and scale by γ at the end,
+    unlike Sutskever et al., who put γ inside the buffer; the two differ when γ changes.
+
+    State per parameter: ``'momentum_buffer'`` (only when momentum ≠ 0). Parameters whose
+    ``.grad`` is None are skipped. ``foreach`` and ``fused`` pick torch's kernels and change
+    nothing here; ``differentiable=True`` is not supported.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening "
+                             f"(got momentum={momentum}, dampening={dampening})")
+        if differentiable:
+            raise NotImplementedError("SGD(differentiable=True) is not supported: minitorch's "
+                                      "optimizers update the raw arrays outside the graph")
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def _restore_group_defaults(self):
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    def step(self, closure=None):
+        """One SGD update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._evaluate_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, group)
+        return loss
+
+    def _update(self, p: Tensor, group: dict) -> None:
+        lr = float(group["lr"])
+        momentum = group["momentum"]
+        dampening = group["dampening"]
+        weight_decay = group["weight_decay"]
+        param = p._data
+        xp = array_module(param)
+
+        # g: a fresh array whenever it will differ from p.grad (p.grad itself is never modified)
+        g = p.grad._data
+        if group["maximize"]:
+            g = xp.negative(g)
+        if weight_decay != 0:
+            g = g + weight_decay * param
+
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = Tensor._make(g.copy())  # the first step: b = g
+                state["momentum_buffer"] = buf
+            else:
+                b = buf._data
+                xp.multiply(b, momentum, out=b)              # b ← μ b
+                b += (1 - dampening) * g                     #   + (1 − τ) g
+                buf._bump_version()
+            g = g + momentum * buf._data if group["nesterov"] else buf._data
+
+        param += (-lr) * g                                   # θ ← θ − γ g
+        p._bump_version()
