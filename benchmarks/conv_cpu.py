@@ -9,9 +9,11 @@ forward pass alone and forward + backward (with a fixed random cotangent; the fi
 does not require grad, as in training, the others' do).
 
 The two libraries alternate call by call so drift on a noisy machine hits both; the table shows
-the median of each and the ratio of medians (minitorch / torch: lower is better, 1.0 = parity).
+the median of each and the ratio of medians (minitorch / torch: lower is better, 1.0 = parity),
+then the same for the minimum, which other load on the machine disturbs least.
 ``--threads N`` fixes both libraries' thread counts (OpenBLAS's and torch's); it must be applied
-before NumPy is imported, so it is read from the command line first.
+before NumPy is imported, so it is read from the command line first. ``--threads 1`` gives the
+steadiest numbers on a small or shared machine.
 """
 import argparse
 import os
@@ -33,6 +35,11 @@ ARGS = parse_args()
 if ARGS.threads is not None:  # before NumPy loads OpenBLAS
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
+# torch's OpenMP workers spin for a while after each op; alternating with NumPy, they would
+# steal the cores OpenBLAS's threads need (and the reverse), which measured 2-8x slowdowns on
+# a 2-core machine. Passive waiting makes the side-by-side comparison fair; set the variable
+# yourself to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -88,7 +95,7 @@ def pool_case(L, x, cot):
 
 
 def time_pair(fns, repeats):
-    """Median seconds of each function, calling them alternately."""
+    """(median, min) seconds of each function, calling them alternately."""
     for f in fns.values():  # warm-up (allocator, BLAS threads, lru caches)
         f()
         f()
@@ -98,7 +105,7 @@ def time_pair(fns, repeats):
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
 
 
 def main():
@@ -118,22 +125,27 @@ def main():
     for name, ch, size in POOLS:
         x = rng.permutation(n * ch * size * size).reshape(n, ch, size, size).astype(np.float32)
         cot = rng.standard_normal((n, ch, size // 2, size // 2)).astype(np.float32)
-        cases = {lib: pool_case(L, x, cot) for lib, L in (("torch", torch), ("minitorch", minitorch))}
+        cases = {lib: pool_case(L, x, cot)
+                 for lib, L in (("torch", torch), ("minitorch", minitorch))}
         for phase, idx in (("forward", 0), ("fwd+bwd", 1)):
             t = time_pair({lib: c[idx] for lib, c in cases.items()}, ARGS.repeats)
             rows.append((name, phase, t["minitorch"], t["torch"]))
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "
           f"{np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"threads={'default' if ARGS.threads is None else ARGS.threads}, batch {n}, float32, "
+          f"threads={'default' if ARGS.threads is None else ARGS.threads}, "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, batch {n}, float32, "
           f"median of {ARGS.repeats}")
-    print(f"{'layer':<20} {'pass':<8} {'minitorch ms':>13} {'torch ms':>9} {'ratio':>6}")
+    print(f"{'':<29} {'---------- median ----------':>30}   {'------------ min -----------':>30}")
+    head = f"{'minitorch ms':>13} {'torch ms':>9} {'ratio':>6}"
+    print(f"{'layer':<20} {'pass':<8} {head}    {head}")
     for name, phase, m, t in rows:
-        print(f"{name:<20} {phase:<8} {m * 1e3:>13.2f} {t * 1e3:>9.2f} {m / t:>6.2f}")
-    total_m = sum(m for _, phase, m, _ in rows if phase == "fwd+bwd")
-    total_t = sum(t for _, phase, _, t in rows if phase == "fwd+bwd")
-    print(f"{'all fwd+bwd':<29} {total_m * 1e3:>13.2f} {total_t * 1e3:>9.2f} "
-          f"{total_m / total_t:>6.2f}")
+        print(f"{name:<20} {phase:<8} " + "    ".join(
+            f"{m[i] * 1e3:>13.2f} {t[i] * 1e3:>9.2f} {m[i] / t[i]:>6.2f}" for i in (0, 1)))
+    totals = [(sum(m[i] for _, phase, m, _ in rows if phase == "fwd+bwd"),
+               sum(t[i] for _, phase, _, t in rows if phase == "fwd+bwd")) for i in (0, 1)]
+    print(f"{'all fwd+bwd':<29} " + "    ".join(
+        f"{m * 1e3:>13.2f} {t * 1e3:>9.2f} {m / t:>6.2f}" for m, t in totals))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def conv_cases(draw):
         padding = {"int": draw(st.integers(0, 2)), "valid": "valid",
                    "pair": (draw(st.integers(0, 2)), draw(st.integers(0, 2)))}[kind]
     return dict(
-        x_shape=(n, groups * c_per_group, h, w), w_shape=(groups * o_per_group, c_per_group, kh, kw),
+        x_shape=(n, groups * c_per_group, h, w),
+        w_shape=(groups * o_per_group, c_per_group, kh, kw),
         stride=stride, padding=padding, dilation=dilation, groups=groups,
         bias=draw(st.booleans()), unbatched=n == 1 and draw(st.booleans()),
         dtype=draw(st.sampled_from(["float64", "float32"])), seed=draw(st.integers(0, 2 ** 31)))
@@ -82,7 +83,8 @@ def test_seed_network_layers(cin, cout, size, dtype):
 def test_depthwise(dtype):
     """groups = in_channels: each channel has its own kernels (here 2 per channel)."""
     rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((8, 1, 3, 3)), rng.standard_normal(8)
+    x, w = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((8, 1, 3, 3))
+    b = rng.standard_normal(8)
     check(conv(1, stride=(2, 1), groups=4), x, w, b, dtype=dtype)
     check(conv("same", dilation=2, groups=4), x, w, b, dtype=dtype)
 
@@ -90,7 +92,8 @@ def test_depthwise(dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_kernel_as_large_as_the_input(dtype):
     rng = np.random.default_rng(2)
-    x, w, b = rng.standard_normal((3, 2, 5, 4)), rng.standard_normal((3, 2, 5, 4)), rng.standard_normal(3)
+    x, w = rng.standard_normal((3, 2, 5, 4)), rng.standard_normal((3, 2, 5, 4))
+    b = rng.standard_normal(3)
     m, _ = check(conv(0), x, w, b, dtype=dtype)
     assert tuple(m.shape) == (3, 3, 1, 1)
     # with padding 1 and dilation 2 the dilated kernel (3,3) exactly fills the padded input (3,3)
@@ -114,7 +117,8 @@ def test_same_padding_asymmetric():
 def test_gradient_of_only_some_inputs():
     """Backward computes only what is asked for (the first layer's input needs no gradient)."""
     rng = np.random.default_rng(4)
-    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 2))
+    b = rng.standard_normal(6)
     fn = conv((1, 0), stride=2, groups=2)
     check(fn, x, w, b, grad=(False, True, True))
     check(fn, x, w, b, grad=(True, False, False))
@@ -126,6 +130,16 @@ def test_integer_conv_matches_torch():
     x, w = rng.integers(-5, 5, (2, 2, 5, 5)), rng.integers(-3, 3, (3, 2, 2, 3))
     m, _ = check(conv(1, stride=(1, 2), bias=False), x, w)
     assert m.dtype == minitorch.int64
+
+
+def test_empty_batch_and_non_contiguous_input():
+    rng = np.random.default_rng(8)
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    check(conv(1), rng.standard_normal((0, 2, 5, 5)), w, b)
+    # a channels-last array seen as NCHW through permute: im2col reads any strides
+    x_nhwc = rng.standard_normal((2, 5, 6, 3))
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x.permute(0, 3, 1, 2)[:, :2], w, b,
+                                                    padding=1, stride=2), x_nhwc, w, b)
 
 
 def test_output_is_contiguous_nchw():
@@ -144,7 +158,8 @@ def test_output_is_contiguous_nchw():
 def test_gradcheck(kwargs):
     rng = np.random.default_rng(7)
     x = minitorch.tensor(rng.standard_normal((2, 2, 4, 5))).requires_grad_()
-    w = minitorch.tensor(rng.standard_normal((2, 2 // kwargs.get("groups", 1), 3, 2))).requires_grad_()
+    c_per_group = 2 // kwargs.get("groups", 1)
+    w = minitorch.tensor(rng.standard_normal((2, c_per_group, 3, 2))).requires_grad_()
     b = minitorch.tensor(rng.standard_normal(2)).requires_grad_()
     assert gradcheck(lambda x, w, b: minitorch.nn.functional.conv2d(x, w, b, **kwargs), (x, w, b))
 
@@ -158,7 +173,8 @@ def _t(*shape, dtype="float64"):
 
 @pytest.mark.parametrize("args,kwargs,error,match", [
     ((_t(2, 3, 8, 8), _t(5, 4, 3, 3)), {}, RuntimeError,
-     r"conv2d: input has 3 channels but weight expects 4 .*\(input \(2,3,8,8\), weight \(5,4,3,3\)\)"),
+     r"conv2d: input has 3 channels but weight expects 4 .*"
+     r"\(input \(2,3,8,8\), weight \(5,4,3,3\)\)"),
     ((_t(1, 4, 8, 8), _t(4, 1, 3, 3)), dict(groups=2), RuntimeError,
      r"input has 4 channels but weight expects 2 \(weight.shape\[1\]=1 × groups=2\)"),
     ((_t(1, 5, 8, 8), _t(4, 1, 3, 3)), dict(groups=2), RuntimeError,

@@ -87,9 +87,10 @@ def test_ceil_mode_output_size_rule():
     """H=5, k=3, s=2, p=1: ceil gives 4 windows, but the 4th would start in the right padding
     (position 6 − 1 = 5 ≥ H), so torch keeps 3."""
     x = minitorch.tensor(distinct_values(np.random.default_rng(1), (1, 1, 5, 5)))
-    assert tuple(minitorch.nn.functional.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape) == (1, 1, 3, 3)
-    assert tuple(minitorch.nn.functional.max_pool2d(x, 2, 2, 0, ceil_mode=True).shape) == (1, 1, 3, 3)
-    assert tuple(minitorch.nn.functional.max_pool2d(x, 2, 2, 0).shape) == (1, 1, 2, 2)
+    F = minitorch.nn.functional
+    assert tuple(F.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape) == (1, 1, 3, 3)
+    assert tuple(F.max_pool2d(x, 2, 2, 0, ceil_mode=True).shape) == (1, 1, 3, 3)
+    assert tuple(F.max_pool2d(x, 2, 2, 0).shape) == (1, 1, 2, 2)
 
 
 def test_ties_choose_the_first_maximum_like_torch():
@@ -101,7 +102,8 @@ def test_ties_choose_the_first_maximum_like_torch():
                     [3., 3., 0., 0.]]]])
     x = np.concatenate([x, np.zeros_like(x), np.ones_like(x)], axis=1)  # all-equal planes too
     for kwargs in (dict(kernel_size=2), dict(kernel_size=2, stride=1),
-                   dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=2, dilation=2, stride=1)):
+                   dict(kernel_size=3, stride=1, padding=1),
+                   dict(kernel_size=2, dilation=2, stride=1)):
         fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)  # noqa: E731
         check(fn, x)  # a gradient routed to the wrong tie would be off by O(1)
         assert_same_indices(
@@ -133,12 +135,20 @@ def test_window_of_padding_only():
     x = np.array([[[[0.5], [-0.25]]]])
     kwargs = dict(kernel_size=(1, 2), padding=(0, 1), dilation=(1, 2))
     check(lambda L, x: L.nn.functional.max_pool2d(x, **kwargs), x, backward=False)
-    assert_same_indices(lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
+    assert_same_indices(
+        lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
     xm = minitorch.tensor(x).requires_grad_()
     out = minitorch.nn.functional.max_pool2d(xm, **kwargs)
     assert np.isneginf(out.detach().numpy()).all()
     out.backward(minitorch.ones(*out.shape, dtype=minitorch.float64))
     assert not xm.grad.numpy().any()
+
+
+def test_empty_batch_and_non_contiguous_input():
+    rng = np.random.default_rng(5)
+    check(lambda L, x: L.nn.functional.max_pool2d(x, 2), rng.standard_normal((0, 2, 4, 4)))
+    x_nhwc = distinct_values(rng, (2, 5, 6, 3))
+    check(lambda L, x: L.nn.functional.max_pool2d(x.permute(0, 3, 1, 2), 3, 2, 1), x_nhwc)
 
 
 def test_integer_input_matches_torch():
@@ -180,14 +190,16 @@ def test_gradcheck(kwargs):
      r"padding=\(1,3\) for kernel_size=\(2,4\)"),
     ((1, 1, 2, 2), dict(kernel_size=3), RuntimeError,
      r"max_pool2d: the output would be empty \(0x0\).*input \(1,1,2,2\), kernel_size=\(3,3\)"),
-    ((1, 1, 4, 4), dict(kernel_size=2, stride=0), RuntimeError, r"stride must be positive.*stride=\(0,0\)"),
+    ((1, 1, 4, 4), dict(kernel_size=2, stride=0), RuntimeError,
+     r"stride must be positive.*stride=\(0,0\)"),
     ((1, 1, 4, 4), dict(kernel_size=0), RuntimeError, r"kernel_size must be positive"),
     ((1, 1, 4, 4), dict(kernel_size=2, dilation=(1, 0)), RuntimeError,
      r"dilation must be positive.*dilation=\(1,0\)"),
     ((1, 1, 4, 4), dict(kernel_size=2, padding=-1), RuntimeError,
      r"padding must be non-negative.*padding=\(-1,-1\)"),
     ((4, 4), dict(kernel_size=2), RuntimeError,
-     r"expected a non-empty 3-D \(unbatched\) or 4-D \(batched\) input, got input of shape \(4,4\)"),
+     r"expected a non-empty 3-D \(unbatched\) or 4-D \(batched\) input, "
+     r"got input of shape \(4,4\)"),
     ((1, 1, 4, 4), dict(kernel_size=(2, 2, 2)), TypeError,
      r"kernel_size must be an int or a pair of ints"),
 ])

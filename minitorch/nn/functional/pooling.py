@@ -29,14 +29,15 @@ kH·kW whole-array steps — the same comparison, done for every window at once:
 
     best   = value at offset 0            winner = first valid offset (per output pixel)
     for each later offset k:  better = (slice_k > best) | isnan(slice_k)
-                              best[better] = slice_k[better];  winner[better] = k
+                              winner = k where better;  best = maximum(best, slice_k)
 
 Backward (the vector-Jacobian product): y[n,c,i,j] = x[n,c, position of the winner], so
 
     dL/dx[n, c, h, w] = Σ_{(i,j) whose winner is (h, w)} g[n, c, i, j]
 
 — each gradient is routed to its window's argmax; overlapping windows (stride < kernel) can share
-a winner, so the contributions are *added*: for each offset k, dxpad[slice_k] += g·(winner == k).
+a winner, so the contributions are *added*: for each offset k, dxpad[slice_k] += g·(winner == k)
+(a plain assignment when windows cannot overlap, as in the usual 2x2 pooling with stride 2).
 
 One deliberate difference: with dilation a window can consist of padding only (W=1, kernel 2,
 padding 1, dilation 2 reads columns −1 and 1). Its value is −∞ and its index is torch's (the
@@ -49,7 +50,7 @@ import functools
 
 import numpy as np
 
-from ...autograd import Function
+from ...autograd import Function, is_grad_enabled
 from ...backend import array_module
 from ...tensor import Tensor, fmt_shape
 from .conv import fmt_pair, pad2d, pair_argument
@@ -135,39 +136,56 @@ class MaxPool2d(Function):
 
         # the running maximum starts at offset 0 (a padded −∞ there never wins, as in torch)
         best = xpad[window_slice(0, 0)].copy()
-        first_a = first_valid_offset(oh, kh, sh, ph, dh, xp)
-        first_b = first_valid_offset(ow, kw, sw, pw, dw, xp)
-        index_dtype = xp.int16 if kh * kw < 2 ** 15 else xp.int64
-        winner = xp.empty((n, c, oh, ow), dtype=index_dtype)
-        winner[...] = (first_a[:, None] * kw + first_b[None, :]).astype(index_dtype)
-        track_nan = x.dtype.kind == "f"
+        # the winner is needed for backward and for return_indices; inference skips it
+        track_winner = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
+        if track_winner:
+            first_a = first_valid_offset(oh, kh, sh, ph, dh, xp)
+            first_b = first_valid_offset(ow, kw, sw, pw, dw, xp)
+            index_dtype = xp.int16 if kh * kw < 2 ** 15 else xp.int64
+            winner = xp.empty((n, c, oh, ow), dtype=index_dtype)
+            winner[...] = (first_a[:, None] * kw + first_b[None, :]).astype(index_dtype)
         for k, (a, b) in enumerate(offsets[1:], start=1):
             values = xpad[window_slice(a, b)]
-            better = values > best
-            if track_nan:
-                better |= xp.isnan(values)
-            xp.copyto(best, values, where=better)
-            xp.copyto(winner, k, where=better)
+            if track_winner:
+                better = values > best
+                if x.dtype.kind == "f":
+                    better |= xp.isnan(values)
+                # winner = k where better. Masked writes (copyto(where=)) are slow on random masks;
+                # since k only grows along the scan, "the last k that was better" is a running max
+                # (a better value is never padding, so k is past the first valid offset).
+                xp.maximum(winner, better.astype(index_dtype) * index_dtype(k), out=winner)
+            # max() keeps a NaN once it is there and takes a new NaN: torch's running value
+            xp.maximum(best, values, out=best)
         if indices_out is not None:
             # flat position (i·sH − pH + a·dH)·W + (j·sW − pW + b·dW) within the input plane
             row = (xp.arange(oh) * sh - ph)[:, None] + (winner // kw).astype(xp.int64) * dh
             col = (xp.arange(ow) * sw - pw)[None, :] + (winner % kw).astype(xp.int64) * dw
             indices = row * w + col
             indices_out.append(indices[0] if unbatched else indices)
-        ctx.save_for_backward(winner)
-        ctx.geometry = (x.shape, xpad.shape, pads, offsets, window_slice, unbatched)
+        if track_winner:
+            ctx.save_for_backward(winner)
+        ctx.geometry = (x.shape, xpad.shape, pads, offsets, window_slice, kernel, stride, dilation,
+                        unbatched)
         return best[0] if unbatched else best
 
     @staticmethod
     def backward(ctx, grad):
-        x_shape, padded_shape, pads, offsets, window_slice, unbatched = ctx.geometry
+        (x_shape, padded_shape, pads, offsets, window_slice, kernel, stride, dilation,
+         unbatched) = ctx.geometry
         (winner,) = ctx.saved_tensors
         xp = array_module(grad)
         if unbatched:
             grad = grad[None]
         dxpad = xp.zeros(padded_shape, dtype=grad.dtype)
+        # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual 2x2/2),
+        # every input position is read by at most one (window, offset): assign instead of add
+        overlapping = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
         for k, (a, b) in enumerate(offsets):
-            dxpad[window_slice(a, b)] += grad * (winner == k)
+            routed = grad * (winner == k)
+            if overlapping:
+                dxpad[window_slice(a, b)] += routed
+            else:
+                dxpad[window_slice(a, b)] = routed
         n, c, h, w = x_shape
         top, _, left, _ = pads
         dx = dxpad[:, :, top:top + h, left:left + w]
