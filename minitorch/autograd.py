@@ -24,9 +24,13 @@ arrays after use; a second backward through it raises.
 
 In-place safety
 ---------------
-Every Tensor has a version counter that in-place ops bump. A node remembers the versions of the
-tensors whose arrays it saved; if one changed before backward reads it, backward raises instead of
-silently using the modified values.
+Every Tensor has a version counter that in-place ops bump (views share their base's counter). A
+node remembers the versions of the tensors whose arrays it saved; if one changed before backward
+reads it, backward raises instead of silently using the modified values.
+
+A recorded in-place op (``y.mul_(w)`` with grad on) runs out of place on a copy of y, writes the
+result into y's memory (so views of y see it) and makes y the output of the new node; on a view
+it writes through to the base (``Tensor._commit`` and ``Tensor._write_back``).
 """
 from __future__ import annotations
 
@@ -141,7 +145,9 @@ class AccumulateGrad(Node):
         if t.grad is None:
             t.grad = t._wrap(grad.copy())  # own the array: backward may hand the same one to two leaves
         else:
-            t.grad._data = t.grad._data + grad
+            # asarray: NumPy turns the sum of two 0-dim arrays into a scalar, which has no memory
+            # to write into (zero_grad(set_to_none=False) fills .grad in place)
+            t.grad._data = array_module(grad).asarray(t.grad._data + grad)
 
 
 class Function(Node):
@@ -220,7 +226,7 @@ class Function(Node):
             # a view shares its base's memory, hence its version counter; in-place ops on it
             # write through to the base (Tensor._write_back)
             result._version_box = args[0]._version_box
-            result._view_of = (args[0], cls, args[1:])
+            result._view_of = (args[0], cls, args[1:], args[0]._grad_fn)
         if not record:
             ctx._saved = ()
         return result
@@ -333,17 +339,20 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         base = [o._data.copy() for o in outputs()]
     for k, x in enumerate(diff):
         xp = array_module(x._data)
-        flat = x._data.reshape(-1)  # a view: x is contiguous for a leaf made by tensor()/randn()
+        data = x._data
         for o_idx, y0 in enumerate(base):
-            numeric = np.zeros((y0.size, flat.size))
-            for j in range(flat.size):
-                orig = flat[j].item()
+            numeric = np.zeros((y0.size, data.size))
+            for j in range(data.size):
+                at = np.unravel_index(j, data.shape)  # element j in row-major order, any strides
+                orig = data[at].item()
                 with no_grad():
-                    flat[j] = orig + eps
-                    plus = outputs()[o_idx]._data.reshape(-1)
-                    flat[j] = orig - eps
-                    minus = outputs()[o_idx]._data.reshape(-1)
-                    flat[j] = orig
+                    data[at] = orig + eps
+                    # copies: an output may be a view of x (fn = lambda x: x[1:]), which the
+                    # next perturbation would change
+                    plus = outputs()[o_idx]._data.reshape(-1).copy()
+                    data[at] = orig - eps
+                    minus = outputs()[o_idx]._data.reshape(-1).copy()
+                    data[at] = orig
                 numeric[:, j] = _to_numpy((plus - minus) / (2 * eps))
             analytic = np.zeros_like(numeric)
             for i in range(y0.size):

@@ -651,7 +651,7 @@ class Copy(Function):
     def backward(ctx, g):
         g_dst = array_module(g).zeros_like(g) if ctx.needs_input_grad[0] else None
         g_src = None
-        if len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1]:
             g_src = unbroadcast(g, ctx.src_shape).astype(ctx.src_dtype, copy=False)
         return g_dst, g_src
 

@@ -140,7 +140,7 @@ class Tensor:
         t._grad_fn = None
         t._accumulator = None
         t._version_box = [0]
-        t._view_of = None  # (base, view Function, its arguments) when t is a view of base
+        t._view_of = None  # for a view: (base, view Function, its arguments, base's grad_fn)
         t._retains_grad = False
         return t
 
@@ -209,6 +209,7 @@ class Tensor:
     # ---- autograd properties --------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        self._refresh_view()
         return self._requires_grad
 
     @requires_grad.setter
@@ -229,11 +230,28 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        self._refresh_view()
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
+
+    def _refresh_view(self):
+        """A view whose base was changed by a recorded in-place op since shows the new values
+        (it shares the memory) but still points at the old graph node: derive it again from the
+        base, so that its gradient flows through the in-place op (torch rebases views too)."""
+        view = self._view_of
+        if view is None:
+            return
+        base, view_fn, args, base_node = view
+        base._refresh_view()  # the base may itself be a view of a changed tensor
+        if base._grad_fn is base_node:
+            return
+        with autograd.enable_grad():
+            fresh = view_fn.apply(base, *args)
+        self._grad_fn, self._requires_grad = fresh._grad_fn, fresh._requires_grad
+        self._view_of = (base, view_fn, args, base._grad_fn)
 
     @property
     def retains_grad(self) -> bool:
@@ -276,7 +294,7 @@ class Tensor:
         """
         if create_graph:
             raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
-        if not self._requires_grad:
+        if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
         xp = array_module(self._data)
@@ -670,6 +688,15 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            # tensor bounds (broadcast): y = where(x < lo, lo, x), then where(y > hi, hi, y), so
+            # x keeps the gradient on the boundaries and a bound gets it where it clamps (torch)
+            y = self
+            if min is not None:
+                y = where(y < min, min, y)
+            if max is not None:
+                y = where(y > max, max, y)
+            return y
         for v in (min, max):
             if v is not None and not isinstance(v, (numbers.Real, np.generic)):
                 raise TypeError(f"clamp: min and max must be numbers, got {v!r}")
@@ -783,7 +810,7 @@ class Tensor:
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list, Size)):
-            return self.to(shape[0])  # view(dtype)
+            return self._view_as_dtype(to_dtype(shape[0]))
         shape = self._infer_shape(shape, "view")
         if isinstance(self._data, np.ndarray):
             try:
@@ -794,6 +821,18 @@ class Tensor:
                     f"{fmt_shape(self.shape)} -> {fmt_shape(shape)}: at least one dimension spans "
                     f"across two contiguous subspaces). Use .reshape(...) instead.") from None
         return ops.Reshape.apply(self, shape)
+
+    def _view_as_dtype(self, dt) -> "Tensor":
+        """``view(dtype)``: the same bytes read as another dtype (not a conversion; as torch, the
+        result is not differentiable). A different element size changes the last dimension."""
+        try:
+            arr = self._data.view(dt.np)
+        except ValueError as e:
+            raise RuntimeError(f"view({dt!r}): cannot view a {self.dtype.name} tensor of shape "
+                               f"{fmt_shape(self.shape)} as {dt.name}: {e}") from None
+        out = Tensor._make(arr)
+        out._version_box = self._version_box  # the same memory
+        return out
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -953,6 +992,7 @@ class Tensor:
         idx, _ = self._index(index)
         if not isinstance(value, Tensor):
             value = Tensor._make(array_module(self._data).asarray(value, dtype=self._data.dtype))
+        self._refresh_view()
         with no_grad():
             region = self[index].shape  # (an invalid index raises here, naming the shape)
         try:
@@ -1013,7 +1053,7 @@ class Tensor:
     def _write_back(self, new: "Tensor"):
         """Self is a view of ``base``: store ``new`` into the part of base that self shows (base
         then records the op), and make self a view of the updated base again."""
-        base, view_fn, args = self._view_of
+        base, view_fn, args, _ = self._view_of
         if view_fn is ops.GetItem:
             base[args[0]] = new
         elif view_fn is ops.Reshape:
@@ -1026,6 +1066,7 @@ class Tensor:
         fresh = view_fn.apply(base, *args)
         self._grad_fn = fresh._grad_fn
         self._requires_grad = fresh._requires_grad
+        self._view_of = (base, view_fn, args, base._grad_fn)
 
     def _inplace(self, out_of_place, *others):
         """Run ``out_of_place(self)`` and store the result into self.
@@ -1034,6 +1075,7 @@ class Tensor:
         (``_commit``); it runs on a copy of self's values, so that what its node saves is not
         overwritten by the write. Otherwise the result is simply written into self's memory.
         """
+        self._refresh_view()
         graph = is_grad_enabled() and (self._requires_grad or any(
             isinstance(o, Tensor) and o._requires_grad for o in others))
         if graph:
@@ -1230,6 +1272,9 @@ def where(condition, input, other) -> Tensor:
     """Elementwise ``input`` where ``condition`` holds, else ``other`` (differentiable in both)."""
     if not isinstance(condition, Tensor) or condition.dtype is not _dtypes.bool_:
         raise TypeError("where: expected condition to be a bool Tensor")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # two Python scalars
+        dt = promote_types([], [], [input, other])
+        input = Tensor._make(array_module(condition._data).asarray(input, dtype=dt.np))
     if not isinstance(input, Tensor):
         input, other = other, input
         swapped = True

@@ -140,7 +140,8 @@ def test_zeros_ones_empty_match_torch(shape, form, dtype):
     for name in ("zeros", "ones", "empty"):
         kw = {} if dtype is None else {"dtype": getattr(minitorch, dtype)}
         m = getattr(minitorch, name)(*args, **kw)
-        t = getattr(torch, name)(*args, **({} if dtype is None else {"dtype": getattr(torch, dtype)}))
+        t_kw = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+        t = getattr(torch, name)(*args, **t_kw)
         assert m.dtype.name == str(t.dtype).split(".")[-1] and tuple(m.shape) == tuple(t.shape)
         if name != "empty":
             same(m, t)

@@ -46,7 +46,8 @@ CASES = {
     "matmul_0d": (lambda L: L.ones(()) @ L.ones(6), r"at least 1D.*\(\) @ \(6,\)"),
     # reshape / view
     "reshape": (lambda L: L.ones(2, 3).reshape(4, 2),
-                r"reshape: shape '\[4, 2\]' is invalid for input of size 6 \(input shape \(2,3\)\)"),
+                r"reshape: shape '\[4, 2\]' is invalid for input of size 6 "
+                r"\(input shape \(2,3\)\)"),
     "reshape_infer": (lambda L: L.ones(2, 3).reshape(-1, 4),
                       r"shape '\[-1, 4\]' is invalid for input of size 6"),
     "reshape_two_infer": (lambda L: L.ones(2, 3).reshape(-1, -1),

@@ -84,7 +84,8 @@ UNARY = {
     "add_alpha": (lambda L, x: x.add(x, alpha=2), "any"),
     "sub_alpha": (lambda L, x: x.sub(x * x, alpha=0.5), "any"),
     "clone": (lambda L, x: x.clone() * 1.0, "any"),
-    "composite": (lambda L, x: ((x * 2 - 1).tanh() + x.sigmoid() * x.abs()) / (1 + x ** 2), "nonzero"),
+    "composite": (lambda L, x: ((x * 2 - 1).tanh() + x.sigmoid() * x.abs()) / (1 + x ** 2),
+                  "nonzero"),
 }
 
 
@@ -112,6 +113,11 @@ BINARY = {
     "maximum": (lambda L, a, b: L.maximum(a, b), "any", "any"),
     "minimum": (lambda L, a, b: L.minimum(a, b), "any", "any"),
     "chain": (lambda L, a, b: (a * b + a) / (b * b + 1) - b, "any", "any"),
+    "clamp_tensor_min": (lambda L, a, b: a.clamp(min=b), "any", "any"),
+    "clamp_tensor_max": (lambda L, a, b: L.clamp(a, max=b), "any", "any"),
+    "clamp_tensor_both": (lambda L, a, b: a.clamp(b - 0.5, b + 0.5), "any", "any"),
+    "where": (lambda L, a, b: L.where(a > b, a * 2, b), "any", "any"),
+    "where_scalar": (lambda L, a, b: L.where(a > 0, a, 0.5) + b, "any", "any"),
 }
 
 
@@ -468,7 +474,8 @@ def test_stack_matches_torch(dtype, shape, data, seed):
 
 
 def test_cat_and_stack_promote_dtypes_like_torch():
-    for dts in [("float32", "float64"), ("int64", "float32"), ("bool", "int32"), ("int32", "int64")]:
+    for dts in [("float32", "float64"), ("int64", "float32"), ("bool", "int32"),
+                ("int32", "int64")]:
         for L_fn in (lambda L, xs: L.cat(xs), lambda L, xs: L.stack(xs)):
             m = L_fn(minitorch, [minitorch.ones(2, dtype=getattr(minitorch, d)) for d in dts])
             t = L_fn(torch, [torch.ones(2, dtype=getattr(torch, d)) for d in dts])
@@ -571,6 +578,8 @@ def test_named_promotion_cases():
     assert (f32 + 2 ** 40).dtype is minitorch.float32
     assert (i * f32).dtype is minitorch.float32          # int64 with float32 stays float32
     assert (i > 1).dtype is minitorch.bool
+    assert minitorch.where(i > 1, 1, 0.5).dtype is minitorch.float32
+    assert minitorch.where(i > 1, 1, 0).dtype is minitorch.int64
 
 
 def test_binary_ops_with_float64_scalar_tensor_keep_float32_gradients():
@@ -668,7 +677,8 @@ def test_contiguous_returns_self_when_already_contiguous():
 
 
 def test_item_on_many_elements_raises():
-    with pytest.raises(RuntimeError, match="a Tensor with 3 elements cannot be converted to Scalar"):
+    with pytest.raises(RuntimeError,
+                       match="a Tensor with 3 elements cannot be converted to Scalar"):
         minitorch.tensor([1.0, 2.0, 3.0]).item()
 
 
@@ -677,3 +687,22 @@ def test_repr_looks_like_torch():
     assert repr(minitorch.tensor([1, 2])) == "tensor([1, 2])"
     assert "requires_grad=True" in repr(minitorch.tensor([1.0], requires_grad=True))
     assert "dtype=minitorch.float64" in repr(minitorch.tensor([1.0], dtype=minitorch.float64))
+
+
+def test_view_dtype_reinterprets_the_bytes_like_torch():
+    for target in ("int32", "int64", "float32"):
+        m = minitorch.tensor([[1.0, 2.0, -3.0, 0.5]]).view(getattr(minitorch, target))
+        t = torch.tensor([[1.0, 2.0, -3.0, 0.5]]).view(getattr(torch, target))
+        assert m.dtype.name == target and tuple(m.shape) == tuple(t.shape)
+        assert m.tolist() == t.tolist()
+    x = minitorch.tensor([1.0, 2.0])
+    bits = x.view(minitorch.int32)
+    bits[0] = 0  # the same memory
+    assert x.tolist() == [0.0, 2.0]
+
+
+def test_sizes_can_be_given_as_integer_tensors():
+    assert minitorch.zeros(minitorch.tensor(2), 3).shape == (2, 3)
+    assert minitorch.ones(2, 3).reshape(minitorch.tensor(6)).shape == (6,)
+    with pytest.raises(TypeError):
+        minitorch.zeros(2.0)
