@@ -1,0 +1,7 @@
+"""``minitorch.vision``: datasets and transforms, as torchvision (NumPy only, no PIL).
+
+    from minitorch.vision import datasets, transforms
+    train = datasets.Digits(train=True, size=28,
+                            transform=transforms.Normalize([0.5], [0.5]))
+"""
+from . import functional, transforms, datasets  # noqa: F401
