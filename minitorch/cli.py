@@ -1,0 +1,125 @@
+"""``python -m minitorch train`` and ``python -m minitorch finetune``: the main job.
+
+    python -m minitorch train                        # SimpleCNN on the embedded digits, CPU
+    python -m minitorch train --model cifar_net --dataset cifar10 --data-root data --device cuda
+    python -m minitorch train --checkpoint run/last.mt --epochs 20 --resume
+    python -m minitorch train --compare-torch        # torch trains the same model beside it
+    python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
+
+Every run prints one line per epoch and, at the end, a per-class metrics table; with ``--out DIR``
+it writes ``metrics.json``, ``curves.png`` and ``confusion_matrix.png`` there.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import asdict
+
+from .training.loop import TrainConfig
+
+
+def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    from .vision.models import MODELS
+    p.add_argument("--model", default=defaults.model, choices=sorted(MODELS),
+                   help="architecture (the seeds' networks; default %(default)s)")
+    p.add_argument("--dataset", default=defaults.dataset, choices=["digits", "mnist", "cifar10"],
+                   help="digits is embedded; mnist/cifar10 are read from --data-root")
+    p.add_argument("--data-root", default=defaults.data_root,
+                   help="folder holding MNIST/raw/ or cifar-10-batches-py/ (default %(default)s)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="digits: 8 (native) or 28 (resized); default: the dataset's own size")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--optimizer", default=defaults.optimizer, choices=["sgd", "adam", "adamw"])
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD only")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--schedule", default=defaults.schedule,
+                   choices=["none", "step", "exp", "cosine"], help="lr schedule, stepped per epoch")
+    p.add_argument("--step-size", type=int, default=defaults.step_size, help="StepLR period")
+    p.add_argument("--gamma", type=float, default=defaults.gamma, help="StepLR/ExponentialLR factor")
+    p.add_argument("--device", default=defaults.device,
+                   help="auto (CUDA when present), cpu or cuda[:i] (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
+                   help="share of the training set held out for validation")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early stopping: stop after this many epochs without a lower val loss")
+    p.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", dest="out_dir", default=None,
+                   help="write metrics.json and PNG plots into this folder")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m minitorch", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a model, evaluate it, write a report")
+    _add_common(train, TrainConfig())
+    train.add_argument("--checkpoint", default=None,
+                       help="save the training state here after every epoch (atomic writes)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from --checkpoint; ends with the same weights as an "
+                            "uninterrupted run")
+    train.add_argument("--compare-torch", action="store_true",
+                       help="train the same model in torch from the same weights on the same "
+                            "batches and show both (needs torch installed)")
+    train.add_argument("--expect-accuracy", type=float, default=None,
+                       help="exit with status 1 if the test accuracy ends below this (0-1)")
+    train.add_argument("--crash-after-steps", type=int, default=None, help=argparse.SUPPRESS)
+
+    finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9")
+    from .training.finetune import add_finetune_arguments
+    add_finetune_arguments(finetune)
+    return parser
+
+
+def import_torch():
+    """torch, for ``--compare-torch`` only. minitorch itself never needs it; this is the one place
+    a user can ask for it, and it is loaded only then."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError as e:
+        raise SystemExit(f"--compare-torch needs torch (pip install 'minitorch[test]'): {e}")
+
+
+def run_train(args) -> dict:
+    from .training.data import load_data
+    from .training.loop import fit
+    from .training.report import metrics_table, write_report
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items()
+                         if k not in ("command", "expect_accuracy")})
+    torch = import_torch() if cfg.compare_torch else None
+    data = load_data(cfg.dataset, cfg.data_root, cfg.image_size, cfg.val_fraction, cfg.seed,
+                     cfg.limit_train)
+    c, classes, size = data[3]
+    print(f"{cfg.model} on {cfg.dataset} ({len(data[0])} train / "
+          f"{0 if data[1] is None else len(data[1])} val / {len(data[2])} test images, "
+          f"{c}x{size}x{size}, {classes} classes), {cfg.optimizer} lr={cfg.lr}, "
+          f"batch {cfg.batch_size}, device {cfg.device}")
+    result = fit(cfg, data, torch=torch)
+    print(metrics_table(result))
+    if cfg.out_dir:
+        for path in write_report(result, asdict(cfg), cfg.out_dir):
+            print(f"wrote {path}")
+    return result
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        result = run_train(args)
+        if args.expect_accuracy is not None and result["test_acc"] < args.expect_accuracy:
+            print(f"FAILED: test accuracy {100 * result['test_acc']:.2f}% is below the expected "
+                  f"{100 * args.expect_accuracy:.2f}%", file=sys.stderr)
+            return 1
+    else:
+        from .training.finetune import run_finetune
+        run_finetune(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

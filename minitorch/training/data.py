@@ -1,0 +1,67 @@
+"""The datasets of ``python -m minitorch train``, as standardised float32 arrays in memory.
+
+Small datasets fit in memory, so the whole set is converted once: images to float32
+(N, C, H, W) in [0, 1], then standardised with the *training* set's mean and standard deviation
+(seed 003's ``(x − μ) / σ``; computing μ and σ on the test set too would leak it). A
+``TensorDataset`` then serves batches with no per-image Python work.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..creation import from_numpy
+from ..random import Generator
+from ..utils.data import TensorDataset, random_split
+
+
+def _as_nchw(data) -> np.ndarray:
+    """Dataset ``.data`` → float32 (N, C, H, W) in [0, 1]."""
+    x = data.numpy() if hasattr(data, "numpy") else np.asarray(data)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / np.float32(255)
+    if x.ndim == 3:                 # MNIST: (N, H, W)
+        x = x[:, None]
+    elif x.shape[-1] in (1, 3):     # CIFAR-10: (N, H, W, C)
+        x = x.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_arrays(name: str, root, image_size):
+    """((x_train, y_train), (x_test, y_test), (channels, classes, size)) for ``name`` in
+    digits | mnist | cifar10; x standardised with the training set's mean and std."""
+    from ..vision import datasets, functional
+    if name == "digits":
+        train, test = (datasets.Digits(train=t, size=image_size or 8) for t in (True, False))
+    elif name == "mnist":
+        train, test = (datasets.MNIST(root, train=t) for t in (True, False))
+    elif name == "cifar10":
+        train, test = (datasets.CIFAR10(root, train=t) for t in (True, False))
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose digits, mnist or cifar10")
+    x_train, x_test = _as_nchw(train.data), _as_nchw(test.data)
+    if name != "digits" and image_size and image_size != x_train.shape[-1]:
+        x_train, x_test = (functional.resize(x, (image_size, image_size)) for x in (x_train, x_test))
+    mean, std = x_train.mean(), x_train.std()
+    x_train, x_test = ((x - mean) / std for x in (x_train, x_test))
+    y_train, y_test = (np.asarray(d.targets.numpy() if hasattr(d.targets, "numpy") else d.targets,
+                                  dtype=np.int64) for d in (train, test))
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    return ((x_train.astype(np.float32), y_train), (x_test.astype(np.float32), y_test),
+            (x_train.shape[1], classes, x_train.shape[-1]))
+
+
+def load_data(name: str, root, image_size, val_fraction: float, seed: int, limit_train=None):
+    """(train_set, val_set or None, test_set, (channels, classes, size)); the validation set is
+    a seeded random share ``val_fraction`` of the training set."""
+    (x_train, y_train), (x_test, y_test), shape = load_arrays(name, root, image_size)
+    if limit_train is not None:
+        x_train, y_train = x_train[:limit_train], y_train[:limit_train]
+    train = TensorDataset(from_numpy(x_train), from_numpy(y_train))
+    test = TensorDataset(from_numpy(x_test), from_numpy(y_test))
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    val = None
+    if val_fraction > 0:
+        train, val = random_split(train, [1 - val_fraction, val_fraction],
+                                  generator=Generator().manual_seed(seed))
+    return train, val, test, shape
