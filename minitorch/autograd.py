@@ -162,6 +162,7 @@ class Function(Node):
     needs_input_grad: tuple = ()
     next_functions: tuple = ()
     input_shapes: tuple = ()
+    output_meta = None  # (shape, NumPy dtype) of the output, recorded for minitorch.viz
     _saved = ()
     _saved_versions = ()
     _released = False
@@ -216,6 +217,7 @@ class Function(Node):
         if record:
             ctx.next_functions = tuple(a._graph_node() if n else None for a, n in zip(args, needs))
             ctx.input_shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+            ctx.output_meta = (tuple(out.shape), out.dtype)
             if ctx._saved:
                 saved_ids = {id(s) for s in ctx._saved}
                 ctx._saved_versions = tuple(
