@@ -28,11 +28,15 @@ demo: $(VENV)/.demo
 	$(PY) -m minitorch train --model simple_cnn --dataset digits --epochs 20 --lr 2e-3 \
 	    --schedule cosine --out runs/demo --expect-accuracy 0.95
 
+# One BLAS/OpenMP thread per pytest worker: JOBS workers with a thread pool each would
+# oversubscribe the cores (measured 3-15x slower conv matmuls on a loaded 2-core machine).
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(VENV)/.test kernels
-	$(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider
+	$(TEST_ENV) $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider
 
 test-thorough: $(VENV)/.test
-	MINITORCH_HYPOTHESIS=thorough $(PY) -m pytest -q -n $(JOBS)
+	$(TEST_ENV) MINITORCH_HYPOTHESIS=thorough $(PY) -m pytest -q -n $(JOBS)
 
 # Every CUDA kernel must compile (CI has nvcc but no GPU), for sm_80 and sm_90, warnings as errors.
 kernels:
