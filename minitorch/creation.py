@@ -15,8 +15,8 @@ from .tensor import Tensor, _size_args
 def _finish(arr, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is not None:
         arr = arr.astype(to_dtype(dtype).np, copy=False)
-    if device is not None and _device(device).type != "cpu":
-        arr = to_device(arr, _device(device))
+    if device is not None:
+        arr = to_device(arr, _device(device))  # (a NumPy array for the CPU stays as it is)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad = True
@@ -47,9 +47,12 @@ def _infer_dtype(data):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays, Tensors)."""
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays, Tensors;
+    a Tensor's copy stays on its device unless ``device`` says otherwise, as in torch)."""
     if isinstance(data, Tensor):
-        arr = data._cpu_array().copy()
+        if device is None:
+            device = data.device
+        arr = data._data.copy()
     else:
         if isinstance(data, (list, tuple)):
             _check_ragged(data)

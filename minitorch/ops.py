@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Function
-from .backend import array_module
+from .backend import add_at, array_module, matmul as backend_matmul
 
 
 def unbroadcast(g, shape):
@@ -190,7 +190,8 @@ class MatMul(Function):
         dL/da = g @ bᵀ   (n,m)@(m,k) = (n,k)
         dL/db = aᵀ @ g   (k,n)@(n,m) = (k,m)
 
-    summed over broadcast batch dims.
+    summed over broadcast batch dims. The products go through ``backend.matmul``: our SGEMM
+    kernel on CUDA float32 (reading the transposed operands in place), ``xp.matmul`` otherwise.
     """
 
     @staticmethod
@@ -199,12 +200,11 @@ class MatMul(Function):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
                               b if ctx.needs_input_grad[0] else None)
         ctx.shapes = (a.shape, b.shape)
-        return array_module(a, b).matmul(a, b)
+        return backend_matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        xp = array_module(g)
         sa, sb = ctx.shapes
         sa2 = (1,) + sa if len(sa) == 1 else sa  # a 1-D a is a row (1,k)
         sb2 = sb + (1,) if len(sb) == 1 else sb  # a 1-D b is a column (k,1)
@@ -213,10 +213,10 @@ class MatMul(Function):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             b2 = b.reshape(sb2)
-            ga = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), sa2).reshape(sa)
+            ga = unbroadcast(backend_matmul(g2, b2, transpose_b=True), sa2).reshape(sa)
         if ctx.needs_input_grad[1]:
             a2 = a.reshape(sa2)
-            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), sb2).reshape(sb)
+            gb = unbroadcast(backend_matmul(a2, g2, transpose_a=True), sb2).reshape(sb)
         return ga, gb
 
 
@@ -566,7 +566,8 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return array_module(g).transpose(g, np.argsort(ctx.dims)), None
+        inverse = tuple(int(d) for d in np.argsort(ctx.dims))  # plain ints: CuPy takes no array
+        return array_module(g).transpose(g, inverse), None
 
 
 class Expand(Function):
@@ -606,7 +607,7 @@ class GetItem(Function):
         xp = array_module(g)
         gx = xp.zeros(shape, dtype=dtype)
         if advanced:
-            xp.add.at(gx, index, g)
+            add_at(gx, index, g)
         else:
             gx[index] = g
         return gx, None, None
@@ -668,7 +669,7 @@ class Cat(Function):
     @staticmethod
     def backward(ctx, g):
         xp = array_module(g)
-        return tuple(xp.split(g, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
+        return tuple(xp.split(g, [int(i) for i in np.cumsum(ctx.sizes)[:-1]], axis=ctx.dim))
 
 
 class Stack(Function):

@@ -84,6 +84,18 @@ def normalize_dims(dim, ndim: int, op: str = ""):
     return out
 
 
+def _reshapes_in_place(arr, shape) -> bool:
+    """Whether ``arr.reshape(shape)`` is a view: NumPy's ``copy=False`` refuses otherwise; CuPy's
+    reshape copies silently, so there the result must share arr's memory."""
+    if isinstance(arr, np.ndarray):
+        try:
+            np.reshape(arr, shape, copy=False)
+        except ValueError:
+            return False
+        return True
+    return arr.size == 0 or array_module(arr).may_share_memory(arr.reshape(shape), arr)
+
+
 def _size_args(size) -> tuple:
     """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) all mean shape (2, 3)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
@@ -305,6 +317,9 @@ class Tensor:
                                    f"backward(gradient=...) of that shape")
             g = xp.ones(self._data.shape, dtype=self._data.dtype)
         else:
+            if isinstance(gradient, Tensor) and gradient.device != self.device:
+                raise RuntimeError(f"backward: the gradient is on {gradient.device} but the tensor "
+                                   f"is on {self.device}; move it with .to({str(self.device)!r})")
             g = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient)
             if tuple(g.shape) != tuple(self.shape):
                 raise RuntimeError(f"backward: gradient has shape {fmt_shape(g.shape)} but the tensor "
@@ -812,14 +827,11 @@ class Tensor:
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list, Size)):
             return self._view_as_dtype(to_dtype(shape[0]))
         shape = self._infer_shape(shape, "view")
-        if isinstance(self._data, np.ndarray):
-            try:
-                np.reshape(self._data, shape, copy=False)
-            except ValueError:
-                raise RuntimeError(
-                    f"view size is not compatible with input tensor's size and stride (shape "
-                    f"{fmt_shape(self.shape)} -> {fmt_shape(shape)}: at least one dimension spans "
-                    f"across two contiguous subspaces). Use .reshape(...) instead.") from None
+        if not _reshapes_in_place(self._data, shape):
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape "
+                f"{fmt_shape(self.shape)} -> {fmt_shape(shape)}: at least one dimension spans "
+                f"across two contiguous subspaces). Use .reshape(...) instead.")
         return ops.Reshape.apply(self, shape)
 
     def _view_as_dtype(self, dt) -> "Tensor":
@@ -964,7 +976,8 @@ class Tensor:
             if isinstance(it, Tensor):
                 if it.dtype.category == 2:
                     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-                it = it._data
+                # an index on another device is moved, as torch takes CPU indices for CUDA tensors
+                it = it._data if it.device == self.device else to_device(it._data, self.device)
                 advanced = True
             elif isinstance(it, (list, np.ndarray)):
                 it = xp.asarray(it)
@@ -992,6 +1005,8 @@ class Tensor:
         idx, _ = self._index(index)
         if not isinstance(value, Tensor):
             value = Tensor._make(array_module(self._data).asarray(value, dtype=self._data.dtype))
+        elif value.device != self.device:
+            value = value.to(self.device)
         self._refresh_view()
         with no_grad():
             region = self[index].shape  # (an invalid index raises here, naming the shape)
@@ -1019,7 +1034,8 @@ class Tensor:
                                "operation. Wrap the update in `with minitorch.no_grad():`.")
 
     def _writable(self):
-        if not self._data.flags.writeable:
+        # CuPy arrays have no read-only flag (a CuPy broadcast view writes through silently)
+        if not getattr(self._data.flags, "writeable", True):
             raise RuntimeError("unsupported operation: more than one element of the written-to "
                                "tensor refers to a single memory location (it was made by expand). "
                                "Please clone() the tensor before performing the operation.")
@@ -1280,6 +1296,9 @@ def where(condition, input, other) -> Tensor:
         swapped = True
     else:
         swapped = False
+    if condition.device != input.device:
+        raise RuntimeError(f"where: expected all tensors to be on the same device, but found "
+                           f"condition on {condition.device} and input on {input.device}")
     a, b = input._operands(other, "where")
     if swapped:
         a, b = b, a

@@ -6,6 +6,11 @@ so op code reads ``xp = array_module(x)`` and then uses NumPy's API.
 
 CuPy is optional. It is imported the first time a CUDA device is asked for, never at import time,
 and every CPU path works without it.
+
+The hot paths — matmul/linear, conv2d, max_pool2d — run our own CUDA kernels (``kernels/*.cu``,
+loaded and launched by :mod:`minitorch.backend.kernels`) on CuPy float32 arrays while
+``use_raw_kernels`` is True; set ``minitorch.backend.use_raw_kernels = False`` to run them on
+CuPy's own functions instead (matmul through cuBLAS): the reference and benchmark baseline.
 """
 from __future__ import annotations
 
@@ -26,8 +31,55 @@ def array_module(*arrays):
     return np
 
 
+def add_at(a, index, values) -> None:
+    """a[index] += values, unbuffered: repeated indices all add (``np.add.at``; on CuPy
+    ``cupyx.scatter_add``, which takes the same indices)."""
+    if isinstance(a, np.ndarray):
+        np.add.at(a, index, values)
+        return
+    import cupyx  # noqa: PLC0415  (CuPy is present: a is a CuPy array)
+    cupyx.scatter_add(a, index, values)
+
+
 def device_of(array) -> device:
     """The device an array lives on."""
     if isinstance(array, np.ndarray) or np.isscalar(array):
         return device("cpu")
     return device("cuda", int(array.device.id))
+
+
+# Route the hot paths (matmul, linear, conv2d, max_pool2d) on CuPy float32 arrays to our CUDA
+# kernels (True) or to CuPy's own functions (False). Read at every call.
+use_raw_kernels = True
+
+
+def raw_kernels_for(*arrays):
+    """The kernel wrappers (:mod:`minitorch.backend.kernels`) when an op on ``arrays`` should run
+    our CUDA kernels — ``use_raw_kernels`` is on and every array (None entries aside) is a CuPy
+    float32 array — else None (NumPy, other dtypes, switch off: the generic ``xp`` code)."""
+    if not use_raw_kernels:
+        return None
+    cp = cupy_module(required=False)
+    if cp is None:
+        return None
+    present = [a for a in arrays if a is not None]
+    if not present or not all(isinstance(a, cp.ndarray) and a.dtype == np.float32 for a in present):
+        return None
+    from . import kernels
+    return kernels
+
+
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
+    """``op(a) @ op(b)`` with NumPy's matmul semantics, ``op`` swapping the last two axes when
+    ``transpose_*`` is set (a transposed operand is read in place by our SGEMM; elsewhere it is
+    a free view). CuPy float32 with ``use_raw_kernels``: our SGEMM kernel; otherwise
+    ``xp.matmul`` (NumPy's BLAS, or cuBLAS through CuPy)."""
+    kernels = raw_kernels_for(a, b)
+    if kernels is not None:
+        return kernels.matmul(a, b, transpose_a, transpose_b)
+    xp = array_module(a, b)
+    if transpose_a:
+        a = xp.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = xp.swapaxes(b, -1, -2)
+    return xp.matmul(a, b)

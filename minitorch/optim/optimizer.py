@@ -45,7 +45,7 @@ from itertools import chain
 import numpy as np
 
 from ..autograd import enable_grad
-from ..backend import device_of, to_device
+from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor, fmt_shape
 
 __all__ = ["Optimizer", "required"]
@@ -288,6 +288,8 @@ def _cast_state_value(param: Tensor, index, name, value):
     counter), numbers and other values are deep-copied. Buffers must have ``param``'s shape."""
     if isinstance(value, Tensor):
         array = value._data
+    elif array_module(value) is not np:  # a CuPy array
+        array = value
     elif isinstance(value, np.ndarray) or hasattr(value, "__array__"):
         array = np.asarray(value)  # a NumPy array, or anything that converts (a CPU torch tensor)
     else:

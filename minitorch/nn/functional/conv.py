@@ -75,7 +75,7 @@ import functools
 import numpy as np
 
 from ...autograd import Function
-from ...backend import array_module
+from ...backend import array_module, raw_kernels_for
 from ...tensor import Tensor, fmt_shape
 
 __all__ = ["conv2d"]
@@ -230,10 +230,18 @@ class Conv2d(Function):
         dL/db = Σ_{n,i,j} dL/dy                 (O,)
         dL/dw = G2 @ colsᵀ                      (G, O/G, K_g) → (O, C/G, kH, kW)
         dL/dx = col2im(w2ᵀ @ G2)               (G, K_g, M) → (C, N, Hp, Wp) → crop, to NCHW
+
+    On CUDA float32 (``backend.use_raw_kernels``) forward and backward run our implicit-GEMM
+    kernels instead (``kernels/conv2d.cu``: the same sums, no im2col matrix in memory).
     """
+    raw = None  # the kernel wrappers when forward took the CUDA path
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, dilation, geometry, groups):
+        kernels = raw_kernels_for(x, weight, bias)
+        if kernels is not None:
+            return _conv2d_forward_cuda(kernels, ctx, x, weight, bias, stride, dilation,
+                                        geometry, groups)
         xp = array_module(x, weight)
         unbatched = x.ndim == 3
         if unbatched:
@@ -263,6 +271,8 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.raw is not None:
+            return _conv2d_backward_cuda(ctx, grad)
         cols, weight = ctx.saved_tensors
         (x_shape, padded_shape, pads, kernel, stride, dilation, out_hw, groups,
          unbatched) = ctx.geometry
@@ -298,6 +308,38 @@ class Conv2d(Function):
             if unbatched:
                 dx = dx[0]
         return dx, dw, db
+
+
+def _conv2d_forward_cuda(kernels, ctx, x, weight, bias, stride, dilation, geometry, groups):
+    """Conv2d.forward on our kernels: y = conv2d_fwd(x, w, b); saves x and w (not cols)."""
+    unbatched = x.ndim == 3
+    x4 = x[None] if unbatched else x
+    pads = geometry[:4]
+    y = kernels.conv2d_forward(x4, weight, bias, stride=stride, padding=pads, dilation=dilation,
+                               groups=groups)
+    ctx.raw = kernels
+    ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                          weight if ctx.needs_input_grad[0] else None)
+    ctx.geometry = (x4.shape, tuple(weight.shape), pads, stride, dilation, groups, unbatched)
+    return y[0] if unbatched else y
+
+
+def _conv2d_backward_cuda(ctx, grad):
+    """Conv2d.backward on our kernels: dx = conv2d_bwd_data(g, w), dw = conv2d_bwd_weight(g, x),
+    db = Σ_{n,i,j} g."""
+    x, weight = ctx.saved_tensors
+    x_shape, w_shape, pads, stride, dilation, groups, unbatched = ctx.geometry
+    g = grad[None] if unbatched else grad
+    args = dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
+    dx = dw = db = None
+    if ctx.needs_input_grad[0]:
+        dx = ctx.raw.conv2d_backward_data(g, weight, x_shape, **args)
+        dx = dx[0] if unbatched else dx
+    if ctx.needs_input_grad[1]:
+        dw = ctx.raw.conv2d_backward_weight(g, x.reshape(x_shape), w_shape, **args)
+    if ctx.needs_input_grad[2]:
+        db = g.sum(axis=(0, 2, 3))
+    return dx, dw, db
 
 
 def _check_tensor(t, name: str, op: str):

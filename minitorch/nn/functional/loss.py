@@ -184,6 +184,9 @@ def _check_class_input(op: str, input) -> int:
 def _class_index_target(op: str, input: Tensor, target: Tensor, ignore_index: int):
     """Check class-index targets against input (C,) or (N, C, d1, …); return them as int64."""
     n_classes = input.shape[0 if input.ndim == 1 else 1]
+    if target.device != input.device:
+        raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found input "
+                           f"on {input.device} and target on {target.device}")
     if target.dtype.name not in ("int64", "uint8"):
         hint = ""
         if target.is_floating_point():
@@ -215,6 +218,9 @@ def _class_weight(op: str, weight, n_classes: int, input: Tensor):
     if weight is None:
         return None
     _check_tensor(op, "weight", weight)
+    if weight.device != input.device:
+        raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found input "
+                           f"on {input.device} and weight on {weight.device}")
     if weight.ndim != 1 or weight.shape[0] != n_classes:
         raise RuntimeError(f"{op}: weight tensor should be defined either for all {n_classes} "
                            f"classes or no classes but got weight tensor of shape "

@@ -51,7 +51,7 @@ import functools
 import numpy as np
 
 from ...autograd import Function, is_grad_enabled
-from ...backend import array_module
+from ...backend import array_module, raw_kernels_for
 from ...tensor import Tensor, fmt_shape
 from .conv import fmt_pair, pad2d, pair_argument
 
@@ -112,16 +112,27 @@ class MaxPool2d(Function):
 
     ``apply`` returns one tensor, so when ``indices_out`` (a list) is given, forward appends the
     flat indices h·W + w that ``return_indices`` reports (a non-differentiable output).
+
+    On CUDA float32 (``backend.use_raw_kernels``) it runs ``kernels/maxpool2d.cu`` instead: one
+    thread per output scanning its window the same way (same values, same indices), and a
+    backward that gathers each input's gradient from the windows whose argmax it is — the
+    same float32 sums in the same order as the CPU path.
     """
+    raw = None  # the kernel wrappers when forward took the CUDA path
 
     @staticmethod
     def forward(ctx, x, *, kernel, stride, padding, dilation, out_hw, indices_out=None):
+        kernels = raw_kernels_for(x)
+        if kernels is not None:
+            return _max_pool2d_forward_cuda(kernels, ctx, x, kernel, stride, padding, dilation,
+                                            out_hw, indices_out)
         xp = array_module(x)
         unbatched = x.ndim == 3
         if unbatched:
             x = x[None]
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_hw
+        track_winner = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
         # pad with the smallest value of the dtype on every side windows reach
         needed_h, needed_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
         pads = (ph, max(0, needed_h - ph - h), pw, max(0, needed_w - pw - w))
@@ -137,7 +148,6 @@ class MaxPool2d(Function):
         # the running maximum starts at offset 0 (a padded −∞ there never wins, as in torch)
         best = xpad[window_slice(0, 0)].copy()
         # the winner is needed for backward and for return_indices; inference skips it
-        track_winner = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
         if track_winner:
             first_a = first_valid_offset(oh, kh, sh, ph, dh, xp)
             first_b = first_valid_offset(ow, kw, sw, pw, dw, xp)
@@ -157,11 +167,8 @@ class MaxPool2d(Function):
             # max() keeps a NaN once it is there and takes a new NaN: torch's running value
             xp.maximum(best, values, out=best)
         if indices_out is not None:
-            # flat position (i·sH − pH + a·dH)·W + (j·sW − pW + b·dW) within the input plane
-            row = (xp.arange(oh) * sh - ph)[:, None] + (winner // kw).astype(xp.int64) * dh
-            col = (xp.arange(ow) * sw - pw)[None, :] + (winner % kw).astype(xp.int64) * dw
-            indices = row * w + col
-            indices_out.append(indices[0] if unbatched else indices)
+            indices_out.append(_flat_indices(winner, kernel, stride, padding, dilation, out_hw, w,
+                                             unbatched, xp))
         if track_winner:
             ctx.save_for_backward(winner)
         ctx.geometry = (x.shape, xpad.shape, pads, offsets, window_slice, kernel, stride, dilation,
@@ -170,6 +177,8 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.raw is not None:
+            return _max_pool2d_backward_cuda(ctx, grad)
         (x_shape, padded_shape, pads, offsets, window_slice, kernel, stride, dilation,
          unbatched) = ctx.geometry
         (winner,) = ctx.saved_tensors
@@ -192,6 +201,40 @@ class MaxPool2d(Function):
         if dx.shape != dxpad.shape:
             dx = xp.ascontiguousarray(dx)
         return dx[0] if unbatched else dx
+
+
+def _flat_indices(winner, kernel, stride, padding, dilation, out_hw, w, unbatched, xp):
+    """return_indices: the flat position (i·sH − pH + a·dH)·W + (j·sW − pW + b·dW) of each
+    window's maximum within its input plane, from the winning offset k = a·kW + b."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_hw
+    row = (xp.arange(oh) * sh - ph)[:, None] + (winner // kw).astype(xp.int64) * dh
+    col = (xp.arange(ow) * sw - pw)[None, :] + (winner % kw).astype(xp.int64) * dw
+    indices = row * w + col
+    return indices[0] if unbatched else indices
+
+
+def _max_pool2d_forward_cuda(kernels, ctx, x, kernel, stride, padding, dilation, out_hw,
+                             indices_out):
+    """MaxPool2d.forward on our kernel; the argmax indices are kept for backward when needed."""
+    unbatched = x.ndim == 3
+    x4 = x[None] if unbatched else x
+    need_indices = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
+    y, indices = kernels.max_pool2d_forward(x4, kernel, stride, padding, dilation, out_hw,
+                                            return_indices=need_indices)
+    if indices_out is not None:
+        indices_out.append(indices[0] if unbatched else indices)
+    ctx.raw = kernels
+    ctx.save_for_backward(indices)
+    ctx.geometry = (x4.shape, kernel, stride, padding, dilation, unbatched)
+    return y[0] if unbatched else y
+
+
+def _max_pool2d_backward_cuda(ctx, grad):
+    (indices,) = ctx.saved_tensors
+    x_shape, kernel, stride, padding, dilation, unbatched = ctx.geometry
+    dx = ctx.raw.max_pool2d_backward(grad[None] if unbatched else grad, indices, x_shape, kernel,
+                                     stride, padding, dilation)
+    return dx[0] if unbatched else dx
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ...autograd import no_grad
-from ...backend import device as _device, to_dtype
+from ...backend import array_module, device as _device, to_dtype
 from ...tensor import Size, Tensor
 from ..parameter import Parameter
 
@@ -62,6 +62,8 @@ def _as_state_array(value):
     NumPy can read (a torch tensor has ``__array__``). None when it is none of these."""
     if isinstance(value, Tensor):
         return value
+    if array_module(value) is not np:  # a CuPy array (its __array__ refuses implicit copies)
+        return Tensor._make(value)
     if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array__"):
         return Tensor._make(np.asarray(value))
     return None

@@ -1,0 +1,566 @@
+"""Our CUDA kernels: the loader for ``kernels/*.cu`` and launch wrappers that check before launching.
+
+The hot paths of the engine — ``matmul``/``linear`` (SGEMM), ``conv2d`` (implicit GEMM,
+forward, backward-data, backward-weight) and ``max_pool2d`` (forward with argmax, backward) —
+run on kernels we write (``kernels/sgemm.cu``, ``kernels/conv2d.cu``, ``kernels/maxpool2d.cu``,
+each with a comment block on what it computes, its tiles and its launch geometry). The ops reach
+them through :func:`minitorch.backend.raw_kernels_for`, which returns this module only for CuPy
+float32 arrays while ``minitorch.backend.use_raw_kernels`` is True; otherwise they run their
+generic NumPy/CuPy code (CuPy's matmul is cuBLAS), which stays available as the reference and
+the benchmark baseline.
+
+Loading: each ``.cu`` file is read as text, its ``#include "…"`` lines are replaced by the
+included files (so CuPy's compile cache, which hashes the source text, sees every change), and
+the text is compiled once per device by ``cupy.RawModule`` (NVRTC, ``-std=c++17``) and cached.
+The folder is found, in order: ``$MINITORCH_KERNEL_DIR``; ``kernels/`` beside the ``minitorch``
+package (a source checkout and ``pip install -e .``); ``minitorch/backend/cuda/`` (where a wheel
+build would copy them). The kernels are not package data of a regular wheel.
+
+Wrappers: every public function here checks shapes, dtypes (float32 only: anything else raises
+TypeError — the ops never send other dtypes), index ranges (every count a kernel indexes with
+32-bit ints must fit) and grid limits *before* launching, raising a Python exception that names
+the shapes; bad input is never an illegal memory access. Inputs are made C-contiguous
+(``ascontiguousarray``: a raw kernel sees only the data pointer), scalars go as ``np.int32`` /
+``np.int64``. Outputs are new arrays.
+
+NumPy arrays: every wrapper also accepts NumPy arrays and then runs the kernel's NumPy twin
+(:mod:`minitorch.backend.kernel_twins`, the same index math executed on the CPU; slow, for
+tests) through exactly the same argument preparation and launch plan. So the CPU test suite
+checks this module's logic, not only the twins.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .device import cupy_module
+
+__all__ = ["matmul", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
+           "max_pool2d_forward", "max_pool2d_backward", "kernel_dir", "kernel_source"]
+
+THREADS = 256               # every kernel here runs 256-thread blocks
+INT32_MAX = 2 ** 31 - 1
+GRID_YZ_MAX = 65535         # CUDA's limit on gridDim.y and gridDim.z
+DEFAULT_SM_COUNT = 132      # an H100 SXM; used for planning when the twins run (no device)
+NVRTC_OPTIONS = ("-std=c++17",)
+
+
+class Tile(NamedTuple):
+    """A tile configuration of ``kernels/gemm_tile.cuh`` (the entry-point suffix is ``name``)."""
+    name: str
+    BM: int
+    BN: int
+    BK: int
+    TM: int
+    TN: int
+
+    @property
+    def TY(self):
+        return self.BM // self.TM
+
+    @property
+    def TX(self):
+        return self.BN // self.TN
+
+    @property
+    def SA(self):
+        return self.BM + 4
+
+    @property
+    def SB(self):
+        return self.BN + 4
+
+
+TILE_L = Tile("128x128", 128, 128, 8, 8, 8)
+TILE_S = Tile("64x64", 64, 64, 16, 4, 4)
+TILES = {t.name: t for t in (TILE_L, TILE_S)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding, reading and compiling the sources
+# ---------------------------------------------------------------------------------------------
+def _candidate_dirs():
+    env = os.environ.get("MINITORCH_KERNEL_DIR")
+    here = Path(__file__).resolve().parent
+    if env:
+        yield Path(env)
+    yield here.parent.parent / "kernels"      # the repository (and an editable install)
+    yield here / "cuda"                       # copied next to this module
+
+
+def kernel_dir() -> Path:
+    """The folder that holds ``sgemm.cu``, ``conv2d.cu`` and ``maxpool2d.cu``."""
+    tried = []
+    for d in _candidate_dirs():
+        if (d / "sgemm.cu").is_file():
+            return d
+        tried.append(str(d))
+    raise FileNotFoundError("minitorch's CUDA kernel sources (sgemm.cu, conv2d.cu, maxpool2d.cu) "
+                            "were not found; looked in " + ", ".join(tried) + ". Set "
+                            "MINITORCH_KERNEL_DIR to the repository's kernels/ folder.")
+
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_source(name: str) -> str:
+    """The text of ``kernels/<name>.cu`` with its ``#include "file"`` lines replaced by the
+    files' text (each file once; a ``#pragma once`` header included twice appears once)."""
+    folder = kernel_dir()
+    seen = set()
+
+    def expand(path: Path) -> str:
+        text = path.read_text()
+
+        def include(match):
+            target = (path.parent / match.group(1)).resolve()
+            if target in seen:
+                return ""
+            seen.add(target)
+            return f"// ---- begin {match.group(1)} ----\n{expand(target)}\n// ---- end {match.group(1)} ----"
+        return _INCLUDE.sub(include, text)
+
+    return expand(folder / f"{name}.cu")
+
+
+_modules: dict = {}
+
+
+def _raw_function(module: str, entry: str):
+    """The compiled kernel ``entry`` of ``kernels/<module>.cu`` on the current device (each
+    module is compiled once per device and cached; CuPy also caches the binary on disk)."""
+    cp = cupy_module(required=True)
+    key = (module, cp.cuda.Device().id)
+    mod = _modules.get(key)
+    if mod is None:
+        mod = cp.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
+        _modules[key] = mod
+    return mod.get_function(entry)
+
+
+@functools.lru_cache(maxsize=None)
+def _device_sm_count(device_id: int) -> int:
+    cp = cupy_module(required=True)
+    return int(cp.cuda.Device(device_id).attributes["MultiProcessorCount"])
+
+
+def sm_count(xp) -> int:
+    """Multiprocessors of the current device (DEFAULT_SM_COUNT for NumPy, the twins)."""
+    if xp is np:
+        return DEFAULT_SM_COUNT
+    return _device_sm_count(xp.cuda.Device().id)
+
+
+def _launch(module: str, entry: str, grid: tuple, args: tuple) -> None:
+    """Launch ``entry`` with 256-thread blocks: on the GPU for CuPy arrays, as the NumPy twin for
+    NumPy arrays (the first argument, always an array, decides)."""
+    for i, g in enumerate(grid):  # the wrappers planned the grid within CUDA's limits
+        assert 1 <= g <= (INT32_MAX if i == 0 else GRID_YZ_MAX), f"{entry}: bad grid {grid}"
+    if isinstance(args[0], np.ndarray):
+        from . import kernel_twins
+        kernel_twins.launch(entry, grid, (THREADS, 1, 1), args)
+        return
+    _raw_function(module, entry)(tuple(int(g) for g in grid), (THREADS, 1, 1), args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks shared by the wrappers
+# ---------------------------------------------------------------------------------------------
+def _fmt(shape) -> str:
+    shape = tuple(shape)
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _array_module(op: str, **arrays):
+    """NumPy or CuPy, the same for every (non-None) array; TypeError for anything else."""
+    cp = cupy_module(required=False)
+    modules = set()
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        if isinstance(a, np.ndarray):
+            modules.add("numpy")
+        elif cp is not None and isinstance(a, cp.ndarray):
+            modules.add("cupy")
+        else:
+            raise TypeError(f"{op}: {name} must be a NumPy or CuPy array, got {type(a).__name__}")
+    if len(modules) > 1:
+        raise TypeError(f"{op}: all arrays must live on one device, got a mix of NumPy and CuPy "
+                        f"arrays ({', '.join(sorted(arrays))})")
+    return cp if modules == {"cupy"} else np
+
+
+def _check_float32(op: str, **arrays):
+    for name, a in arrays.items():
+        if a is not None and a.dtype != np.float32:
+            raise TypeError(f"{op}: the CUDA kernels take float32 only, got {name} of dtype "
+                            f"{a.dtype} and shape {_fmt(a.shape)}")
+
+
+def _check_ndim(op: str, name: str, a, ndim: int, layout: str):
+    if a.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D {layout}, got shape {_fmt(a.shape)}")
+
+
+def _check_elements(op: str, **arrays_or_shapes):
+    """Every tensor a kernel indexes with 32-bit offsets has fewer than 2^31 elements."""
+    for name, a in arrays_or_shapes.items():
+        shape = a.shape if hasattr(a, "shape") else tuple(a)
+        if math.prod(shape) > INT32_MAX:
+            raise ValueError(f"{op}: {name} of shape {_fmt(shape)} has {math.prod(shape)} elements; "
+                             f"the kernels index with 32-bit offsets and take at most {INT32_MAX}")
+
+
+def _pair(value, name: str, op: str, minimum: int) -> tuple:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2 or min(value) < minimum:
+        raise ValueError(f"{op}: {name} must be a pair of integers >= {minimum}, got {value}")
+    return value
+
+
+def _pads(padding, op: str) -> tuple:
+    """(top, bottom, left, right) from an int, a pair (symmetric) or a 4-tuple."""
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
+        padding = (padding, padding)
+    padding = tuple(int(p) for p in padding)
+    if len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    if len(padding) != 4 or min(padding) < 0:
+        raise ValueError(f"{op}: padding must be non-negative: an int, (pH, pW) or (top, bottom, "
+                         f"left, right), got {padding}")
+    return padding
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _i32(*values):
+    return tuple(np.int32(v) for v in values)
+
+
+def choose_tile(m: int, n: int, batch: int, sms: int) -> Tile:
+    """TileS when M <= 64 (a 128-row tile would be half empty) or when TileL would not give
+    every multiprocessor a block; TileL otherwise."""
+    if m <= 64:
+        return TILE_S
+    blocks_l = _cdiv(m, TILE_L.BM) * _cdiv(n, TILE_L.BN) * batch
+    return TILE_L if blocks_l >= sms else TILE_S
+
+
+# ---------------------------------------------------------------------------------------------
+# SGEMM: matmul with NumPy semantics
+# ---------------------------------------------------------------------------------------------
+def _gemm_operand(xp, op, batch_shape):
+    """(array, transposed, ld, batch_stride) describing the logical operand ``op`` (..., R, C)
+    for the kernel: ``array`` is C-contiguous and holds op (transposed=False: op[r][c] at
+    r·ld + c) or opᵀ (transposed=True: op[r][c] at c·ld + r); batch_stride 0 broadcasts a 2-D
+    operand over the batch."""
+    rows, cols = op.shape[-2:]
+    if op.ndim == 2:
+        mats, stride = op, 0
+    else:
+        if tuple(op.shape[:-2]) != tuple(batch_shape):
+            op = xp.broadcast_to(op, tuple(batch_shape) + (rows, cols))
+        mats, stride = op.reshape((-1, rows, cols)), rows * cols
+    if mats.flags.c_contiguous:
+        return mats, False, cols, stride
+    swapped = xp.swapaxes(mats, -1, -2)
+    if swapped.flags.c_contiguous:
+        return swapped, True, rows, stride
+    return xp.ascontiguousarray(mats), False, cols, stride
+
+
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
+    """``op(a) @ op(b)`` with NumPy's matmul semantics (1-D operands, broadcast batch dims), where
+    ``op`` swaps the last two axes when ``transpose_*`` is set; float32, on our SGEMM kernel.
+
+    A 2-D ``b`` with a batched ``a`` folds the batch into the rows of one GEMM; otherwise one
+    GEMM per batch entry (gridDim.z), a 2-D operand broadcast with batch stride 0. Operands that
+    are transposed views of contiguous arrays are read in place ("t" kernels); other layouts
+    are copied to C-contiguous first.
+    """
+    op = "matmul (CUDA kernel)"
+    xp = _array_module(op, a=a, b=b)
+    _check_float32(op, a=a, b=b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"{op}: both operands need at least 1 dimension, got shapes "
+                         f"{_fmt(a.shape)} and {_fmt(b.shape)}")
+    for name, x, t in (("a", a, transpose_a), ("b", b, transpose_b)):
+        if t and x.ndim < 2:
+            raise ValueError(f"{op}: transpose_{name} needs a 2-D or batched {name}, got shape "
+                             f"{_fmt(x.shape)}")
+    la = a[None, :] if a.ndim == 1 else (xp.swapaxes(a, -1, -2) if transpose_a else a)
+    lb = b[:, None] if b.ndim == 1 else (xp.swapaxes(b, -1, -2) if transpose_b else b)
+    m, k = la.shape[-2:]
+    k2, n = lb.shape[-2:]
+    shapes = (f"{_fmt(a.shape)}{'ᵀ' if transpose_a else ''} @ "
+              f"{_fmt(b.shape)}{'ᵀ' if transpose_b else ''}")
+    if k != k2:
+        raise ValueError(f"{op}: {shapes}: inner dimensions {k} != {k2}")
+    try:
+        batch_shape = np.broadcast_shapes(la.shape[:-2], lb.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: {shapes}: batch dimensions {_fmt(la.shape[:-2])} and "
+                         f"{_fmt(lb.shape[:-2])} do not broadcast") from None
+    final_shape = tuple(batch_shape) + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    for name, v in (("M", m), ("N", n), ("K", k)):
+        if v > INT32_MAX:
+            raise ValueError(f"{op}: {shapes}: {name}={v} does not fit the kernel's int32")
+    batch = math.prod(batch_shape)
+    if batch * m * n == 0 or k == 0:
+        return xp.zeros(final_shape, dtype=np.float32)
+    if lb.ndim == 2 and la.ndim > 2:  # (…, M, K) @ (K, N): one GEMM with batch·M rows
+        la = la.reshape(-1, k)
+        m, batch, gemm_batch = batch * m, 1, ()
+    else:
+        gemm_batch = batch_shape
+    if m > INT32_MAX:
+        raise ValueError(f"{op}: {shapes}: {m} rows do not fit the kernel's int32")
+    A, ta, lda, stride_a = _gemm_operand(xp, la, gemm_batch)
+    B, tb, ldb, stride_b = _gemm_operand(xp, lb, gemm_batch)
+    c = xp.empty((batch, m, n), dtype=np.float32)
+    tile = choose_tile(m, n, batch, sm_count(xp))
+    grid_y = _cdiv(m, tile.BM)
+    if grid_y > GRID_YZ_MAX:
+        raise ValueError(f"{op}: {shapes}: M={m} needs {grid_y} row tiles of {tile.BM}, more than "
+                         f"the grid's limit of {GRID_YZ_MAX}")
+    entry = f"sgemm_{tile.name}_{'t' if ta else 'n'}{'t' if tb else 'n'}"
+    for b0 in range(0, batch, GRID_YZ_MAX):  # gridDim.z <= 65535: launch big batches in chunks
+        nb = min(GRID_YZ_MAX, batch - b0)
+        a_arg = A[b0:b0 + nb] if stride_a else A
+        b_arg = B[b0:b0 + nb] if stride_b else B
+        _launch("sgemm", entry, (_cdiv(n, tile.BN), grid_y, nb),
+                (a_arg, b_arg, c[b0:b0 + nb], *_i32(m, n, k, lda, ldb, n),
+                 np.int64(stride_a), np.int64(stride_b), np.int64(m * n), np.int32(nb)))
+    return c.reshape(final_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# conv2d: implicit GEMM
+# ---------------------------------------------------------------------------------------------
+class ConvGeometry(NamedTuple):
+    N: int
+    C: int
+    H: int
+    W: int
+    O: int
+    P: int
+    Q: int
+    R: int
+    S: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    G: int
+
+    def ints(self):
+        return _i32(*self)
+
+
+def conv_geometry(op, input_shape, weight_shape, stride, padding, dilation, groups) -> ConvGeometry:
+    """Check a convolution's shapes and hyper-parameters; the output is (N, O, P, Q)."""
+    if len(input_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {_fmt(input_shape)}")
+    if len(weight_shape) != 4:
+        raise ValueError(f"{op}: weight must be 4-D (O, C/groups, R, S), got shape "
+                         f"{_fmt(weight_shape)}")
+    sh, sw = _pair(stride, "stride", op, 1)
+    dh, dw = _pair(dilation, "dilation", op, 1)
+    top, bottom, left, right = _pads(padding, op)
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    n, c, h, w = (int(v) for v in input_shape)
+    o, cg, r, s = (int(v) for v in weight_shape)
+    shapes = f"input {_fmt(input_shape)}, weight {_fmt(weight_shape)}, groups={groups}"
+    if c != cg * groups or o % groups != 0 or min(r, s) < 1:
+        raise ValueError(f"{op}: {shapes} do not fit: need input channels = weight.shape[1]·groups "
+                         f"and output channels divisible by groups")
+    p = (h + top + bottom - dh * (r - 1) - 1) // sh + 1
+    q = (w + left + right - dw * (s - 1) - 1) // sw + 1
+    if p < 1 or q < 1:
+        raise ValueError(f"{op}: {shapes}: the (dilated) kernel does not fit in the padded input "
+                         f"(padding {(top, bottom, left, right)}, dilation {(dh, dw)})")
+    return ConvGeometry(n, c, h, w, o, p, q, r, s, sh, sw, top, left, dh, dw, int(groups))
+
+
+def _conv_grid(op, tile, cols, rows, z):
+    gy = _cdiv(rows, tile.BM)
+    if gy > GRID_YZ_MAX or z > GRID_YZ_MAX or cols > INT32_MAX - tile.BN:
+        raise ValueError(f"{op}: the launch grid ({_cdiv(cols, tile.BN)}, {gy}, {z}) exceeds CUDA's "
+                         f"limits (y and z at most {GRID_YZ_MAX})")
+    return (_cdiv(cols, tile.BN), gy, z)
+
+
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """y = conv2d(x, weight, bias): x (N, C, H, W), weight (O, C/groups, R, S), bias (O,) or None
+    → y (N, O, P, Q). ``padding``: int, (pH, pW) or (top, bottom, left, right)."""
+    op = "conv2d forward (CUDA kernel)"
+    xp = _array_module(op, x=x, weight=weight, bias=bias)
+    _check_float32(op, x=x, weight=weight, bias=bias)
+    geo = conv_geometry(op, x.shape, weight.shape, stride, padding, dilation, groups)
+    if bias is not None and tuple(bias.shape) != (geo.O,):
+        raise ValueError(f"{op}: bias must have shape ({geo.O},), got {_fmt(bias.shape)}")
+    y_shape = (geo.N, geo.O, geo.P, geo.Q)
+    _check_elements(op, x=x, weight=weight, y=y_shape)
+    y = xp.empty(y_shape, dtype=np.float32)
+    if y.size == 0:
+        return y
+    x, weight = xp.ascontiguousarray(x), xp.ascontiguousarray(weight)
+    bias_arg = weight if bias is None else xp.ascontiguousarray(bias)
+    og, npix = geo.O // geo.G, geo.N * geo.P * geo.Q
+    tile = choose_tile(og, npix, geo.G, sm_count(xp))
+    grid = _conv_grid(op, tile, npix, og, geo.G)
+    _launch("conv2d", f"conv2d_fwd_{tile.name}", grid,
+            (x, weight, bias_arg, y, *geo.ints(), np.int32(bias is not None)))
+    return y
+
+
+def conv2d_backward_data(grad, weight, input_shape, stride=1, padding=0, dilation=1, groups=1):
+    """dL/dx of conv2d: grad (N, O, P, Q), weight (O, C/groups, R, S) → dx of ``input_shape``."""
+    op = "conv2d backward-data (CUDA kernel)"
+    xp = _array_module(op, grad=grad, weight=weight)
+    _check_float32(op, grad=grad, weight=weight)
+    geo = conv_geometry(op, tuple(input_shape), weight.shape, stride, padding, dilation, groups)
+    expected = (geo.N, geo.O, geo.P, geo.Q)
+    if tuple(grad.shape) != expected:
+        raise ValueError(f"{op}: grad has shape {_fmt(grad.shape)} but input {_fmt(input_shape)} "
+                         f"and weight {_fmt(weight.shape)} give outputs of shape {_fmt(expected)}")
+    _check_elements(op, grad=grad, weight=weight, input=input_shape)
+    dx = xp.empty(tuple(int(v) for v in input_shape), dtype=np.float32)
+    if dx.size == 0:
+        return dx
+    if grad.size == 0:
+        dx[...] = 0
+        return dx
+    grad, weight = xp.ascontiguousarray(grad), xp.ascontiguousarray(weight)
+    cg, npix = geo.C // geo.G, geo.N * geo.H * geo.W
+    tile = choose_tile(cg, npix, geo.G, sm_count(xp))
+    grid = _conv_grid(op, tile, npix, cg, geo.G)
+    _launch("conv2d", f"conv2d_bwd_data_{tile.name}", grid, (grad, weight, dx, *geo.ints()))
+    return dx
+
+
+def plan_splitk(k: int, blocks: int, sms: int, bk: int, max_splits: int) -> tuple:
+    """(splits, kchunk) for backward-weight over a reduction of length k >= 1: enough K slices
+    that blocks·splits reaches two blocks per multiprocessor, each slice at least 8 k tiles
+    long, at most ``max_splits``; kchunk is a multiple of BK and every slice is non-empty."""
+    splits = max(1, min(_cdiv(2 * sms, blocks), _cdiv(k, 8 * bk), max_splits))
+    chunk = _cdiv(_cdiv(k, splits), bk) * bk
+    return _cdiv(k, chunk), chunk
+
+
+def conv2d_backward_weight(grad, x, weight_shape, stride=1, padding=0, dilation=1, groups=1):
+    """dL/dw of conv2d: grad (N, O, P, Q), x (N, C, H, W) → dw of ``weight_shape``, summed over
+    the batch with split-K and a deterministic reduction."""
+    op = "conv2d backward-weight (CUDA kernel)"
+    xp = _array_module(op, grad=grad, x=x)
+    _check_float32(op, grad=grad, x=x)
+    geo = conv_geometry(op, x.shape, tuple(weight_shape), stride, padding, dilation, groups)
+    expected = (geo.N, geo.O, geo.P, geo.Q)
+    if tuple(grad.shape) != expected:
+        raise ValueError(f"{op}: grad has shape {_fmt(grad.shape)} but input {_fmt(x.shape)} and "
+                         f"weight {_fmt(weight_shape)} give outputs of shape {_fmt(expected)}")
+    _check_elements(op, grad=grad, x=x, weight=weight_shape)
+    dw = xp.empty(tuple(int(v) for v in weight_shape), dtype=np.float32)
+    if dw.size == 0:
+        return dw
+    if grad.size == 0:
+        dw[...] = 0
+        return dw
+    grad, x = xp.ascontiguousarray(grad), xp.ascontiguousarray(x)
+    og, kg, k = geo.O // geo.G, dw.size // geo.O, geo.N * geo.P * geo.Q
+    tile = TILE_S if og <= 64 or kg <= 64 else TILE_L
+    blocks = _cdiv(og, tile.BM) * _cdiv(kg, tile.BN) * geo.G
+    splits, chunk = plan_splitk(k, blocks, sm_count(xp), tile.BK,
+                                max_splits=min(GRID_YZ_MAX // geo.G, INT32_MAX // dw.size))
+    out = dw if splits == 1 else xp.empty((splits,) + dw.shape, dtype=np.float32)
+    grid = _conv_grid(op, tile, kg, og, geo.G * splits)
+    _launch("conv2d", f"conv2d_bwd_weight_{tile.name}", grid,
+            (grad, x, out, *geo.ints(), np.int32(chunk)))
+    if splits > 1:
+        blocks_r = min(_cdiv(dw.size, THREADS), 32 * sm_count(xp))
+        _launch("conv2d", "splitk_reduce", (blocks_r, 1, 1),
+                (out, dw, np.int32(dw.size), np.int32(splits)))
+    return dw
+
+
+# ---------------------------------------------------------------------------------------------
+# max_pool2d
+# ---------------------------------------------------------------------------------------------
+def _pool_params(op, input_shape, kernel_size, stride, padding, dilation, out_hw):
+    if len(input_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {_fmt(input_shape)}")
+    kh, kw = _pair(kernel_size, "kernel_size", op, 1)
+    sh, sw = _pair(stride, "stride", op, 1)
+    ph, pw = _pair(padding, "padding", op, 0)
+    dh, dw = _pair(dilation, "dilation", op, 1)
+    oh, ow = _pair(out_hw, "output size", op, 1)
+    h, w = int(input_shape[2]), int(input_shape[3])
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel size "
+                         f"{(kh, kw)}")
+    if (oh - 1) * sh - ph >= h or (ow - 1) * sw - pw >= w:
+        raise ValueError(f"{op}: output size {(oh, ow)} for input {_fmt(input_shape)}, kernel "
+                         f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)} puts a window past "
+                         f"the input")
+    return _i32(h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+def _pool_grid(total: int, xp) -> tuple:
+    return (max(1, min(_cdiv(total, THREADS), 32 * sm_count(xp))), 1, 1)
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_hw, return_indices=True):
+    """(y, indices) of max pooling x (N, C, H, W) to (N, C, OH, OW); ``indices`` (int64, flat
+    h·W + w within each plane, torch's) is None unless ``return_indices``. ``out_hw`` comes
+    from the caller's output-size rule (floor or ceil mode) and is checked here."""
+    op = "max_pool2d forward (CUDA kernel)"
+    xp = _array_module(op, x=x)
+    _check_float32(op, x=x)
+    params = _pool_params(op, x.shape, kernel_size, stride, padding, dilation, out_hw)
+    n, c = x.shape[:2]
+    y_shape = (n, c) + tuple(int(v) for v in out_hw)
+    _check_elements(op, x=x, y=y_shape)
+    x = xp.ascontiguousarray(x)
+    y = xp.empty(y_shape, dtype=np.float32)
+    ind = xp.empty(y_shape, dtype=np.int64) if return_indices else xp.empty((1,), np.int64)
+    if y.size:
+        _launch("maxpool2d", "max_pool2d_fwd", _pool_grid(y.size, xp),
+                (x, y, ind, np.int64(y.size), *params, np.int32(return_indices)))
+    return y, (ind if return_indices else None)
+
+
+def max_pool2d_backward(grad, indices, input_shape, kernel_size, stride, padding, dilation):
+    """dL/dx of max pooling: every grad (N, C, OH, OW) entry goes to its window's argmax
+    ``indices`` (int64, from :func:`max_pool2d_forward`), summed where windows share one."""
+    op = "max_pool2d backward (CUDA kernel)"
+    xp = _array_module(op, grad=grad, indices=indices)
+    _check_float32(op, grad=grad)
+    if indices.dtype != np.int64 or tuple(indices.shape) != tuple(grad.shape):
+        raise TypeError(f"{op}: indices must be int64 of grad's shape {_fmt(grad.shape)}, got "
+                        f"{indices.dtype} of shape {_fmt(indices.shape)}")
+    input_shape = tuple(int(v) for v in input_shape)
+    if grad.ndim != 4 or tuple(grad.shape[:2]) != input_shape[:2]:
+        raise ValueError(f"{op}: grad {_fmt(grad.shape)} must be 4-D with the input's batch and "
+                         f"channels {_fmt(input_shape)}")
+    params = _pool_params(op, input_shape, kernel_size, stride, padding, dilation, grad.shape[2:])
+    _check_elements(op, grad=grad, input=input_shape)
+    grad, indices = xp.ascontiguousarray(grad), xp.ascontiguousarray(indices)
+    dx = xp.empty(input_shape, dtype=np.float32)
+    if dx.size:
+        _launch("maxpool2d", "max_pool2d_bwd", _pool_grid(dx.size, xp),
+                (grad, indices, dx, np.int64(dx.size), *params))
+    return dx
