@@ -145,3 +145,14 @@ def test_models_build_in_both_libraries_with_the_same_shapes():
         assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
                {k: tuple(v.shape) for k, v in t.state_dict().items()}
         assert tuple(m(minitorch.zeros(2, 3, 32, 32)).shape) == (2, 7)
+
+
+def test_finetune_example_script_runs(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "examples/finetune.py", "--pretrain-epochs", "1", "--head-epochs", "1",
+         "--unfreeze-epochs", "1", "--shots", "5", "--checkpoint", str(tmp_path / "pre.mt")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "accuracy before fine-tuning" in proc.stdout and "from scratch" in proc.stdout
+    assert minitorch.load(str(tmp_path / "pre.mt"))["fc.weight"].shape == (5, 32 * 4 * 4)
