@@ -154,16 +154,21 @@ class MaxPool2d(Function):
             index_dtype = xp.int16 if kh * kw < 2 ** 15 else xp.int64
             winner = xp.empty((n, c, oh, ow), dtype=index_dtype)
             winner[...] = (first_a[:, None] * kw + first_b[None, :]).astype(index_dtype)
+            # scratch buffers reused by every offset (no allocation in the loop)
+            better, candidate = xp.empty(best.shape, dtype=bool), xp.empty_like(winner)
+            # NaN wins (torch: val > max || isnan(val)); one reduction tells whether to look for it
+            check_nan = x.dtype.kind == "f" and bool(xp.isnan(x.max())) if x.size else False
         for k, (a, b) in enumerate(offsets[1:], start=1):
             values = xpad[window_slice(a, b)]
             if track_winner:
-                better = values > best
-                if x.dtype.kind == "f":
+                xp.greater(values, best, out=better)
+                if check_nan:
                     better |= xp.isnan(values)
                 # winner = k where better. Masked writes (copyto(where=)) are slow on random masks;
                 # since k only grows along the scan, "the last k that was better" is a running max
                 # (a better value is never padding, so k is past the first valid offset).
-                xp.maximum(winner, better.astype(index_dtype) * index_dtype(k), out=winner)
+                xp.multiply(better, index_dtype(k), out=candidate)
+                xp.maximum(winner, candidate, out=winner)
             # max() keeps a NaN once it is there and takes a new NaN: torch's running value
             xp.maximum(best, values, out=best)
         if indices_out is not None:
@@ -189,8 +194,10 @@ class MaxPool2d(Function):
         # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual 2x2/2),
         # every input position is read by at most one (window, offset): assign instead of add
         overlapping = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
+        routed, mask = xp.empty_like(grad), xp.empty(grad.shape, dtype=bool)  # reused scratch
         for k, (a, b) in enumerate(offsets):
-            routed = grad * (winner == k)
+            xp.equal(winner, k, out=mask)
+            xp.multiply(grad, mask, out=routed)
             if overlapping:
                 dxpad[window_slice(a, b)] += routed
             else:
