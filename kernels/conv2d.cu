@@ -39,10 +39,12 @@
 // (deterministic). With one split the kernel writes dw directly.
 //
 // Tiles: TileL (128x128x8, 8x8 per thread) or TileS (64x64x16, 4x4 per thread), chosen by the
-// wrapper (TileS when M <= 64 or TileL would leave SMs idle). Launch: block (256, 1, 1);
+// wrapper (forward/backward-data: TileS when M <= 64 or TileL would leave SMs idle;
+// backward-weight: TileS when M <= 64 or N <= 64, split-K fills the SMs). Launch: block (256, 1, 1);
 // grid (ceil(Ncols/BN), ceil(M/BM), G) for forward/backward-data, (…, …, G·splits) for
 // backward-weight. The wrapper (minitorch/backend/kernels.py) checks every tensor has fewer
-// than 2^31 elements, so 32-bit offsets are exact here.
+// than 2^31 elements, so 32-bit offsets are exact here, and that the column count and the
+// reduction length stay a tile (256) below 2^31, so the edge tiles' indices do not overflow.
 //
 // Entry points (ints are int32):
 //   conv2d_fwd_{128x128|64x64}(x, w, bias, y, N, C, H, W, O, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, has_bias)
@@ -335,7 +337,8 @@ __device__ __forceinline__ void conv2d_bwd_weight_body(const float* __restrict__
     const int g = blockIdx.z % G, split = blockIdx.z / G;
     const int m0 = blockIdx.y * T::BM, n0 = blockIdx.x * T::BN;
     const int Cg = C / G, Og = O / G, RS = R * S, Kg = Cg * RS, PQ = P * Q, K = N * PQ;
-    const int kbeg = split * kchunk, kend = min(K, kbeg + kchunk);
+    // kend = min(K, kbeg + kchunk) without forming kbeg + kchunk (int32 overflow for K near 2^31)
+    const int kbeg = split * kchunk, kend = kbeg + min(kchunk, K - kbeg);
     const DyRowsA<T> la(dy + g * Og * PQ, Og, PQ, O * PQ, m0, kend);
     const XRowsB<T> lb(x + g * Cg * H * W, Kg, H, W, C * H * W, P, Q, S, RS, sh, sw, ph, pw, dh, dw,
                        n0, kend);
@@ -370,7 +373,7 @@ MT_CONV_ENTRIES(128x128, TileL)
 MT_CONV_ENTRIES(64x64, TileS)
 
 // splitk_reduce: out[i] = Σ_{s < splits} ws[s·total + i], s in increasing order (deterministic).
-// Launch: block (256, 1, 1), grid (min(ceil(total/256), 65535·…), 1, 1); grid-stride loop.
+// Launch: block (256, 1, 1), grid (min(ceil(total/256), 32·SMs), 1, 1); grid-stride loop.
 extern "C" __global__ void __launch_bounds__(256) splitk_reduce(const float* __restrict__ ws,
                                                                 float* __restrict__ out,
                                                                 int total, int splits) {

@@ -48,9 +48,10 @@
 //        row = tid / (BK/4),  kc = (tid % (BK/4))·4;   stored transposed: S[(kc+i)·LD + row]
 //   "mn-run" (the 4 values lie along m or n, e.g. row-major B: B[k][n..n+3]):
 //        kr = tid / (W/4),  col = (tid % (W/4))·4;     stored as one float4: S[kr·LD + col]
-// Shared rows are padded by 4 floats (LD = BM+4 or BN+4): the transposing k-run stores of
-// the two halves of a warp then land 16 banks apart instead of on the same banks, and every
-// row stays 16-byte aligned for the float4 accesses.
+// Shared rows are padded by 4 floats (LD = BM+4 or BN+4): in TileL the transposing k-run
+// stores of the two halves of a warp then land 16 banks apart instead of on the same banks
+// (conflict-free); in TileS the four k groups of a warp land 0, 16, 0, 16 banks apart (2-way
+// conflicts instead of 4-way). Every row stays 16-byte aligned for the float4 accesses.
 //
 // Pipeline: two shared-memory stages and a register prefetch. While the block computes on
 // stage kt&1, each thread loads tile kt+1 from global memory into registers; after the

@@ -24,7 +24,7 @@
 // zeroing. (An out-of-plane index h'·W + w' of an empty window cannot equal an in-window
 // h·W + w: such an index has w' >= W or h' >= H, see pooling.py.)
 //
-// Launch geometry: block (256, 1, 1), grid (min(ceil(total/256), 2^20), 1, 1) with a
+// Launch geometry: block (256, 1, 1), grid (min(ceil(total/256), 32·SMs), 1, 1) with a
 // grid-stride loop (total = N·C·OH·OW outputs for forward, N·C·H·W inputs for backward). One
 // thread per element: pooling reads each input ~kh·kw/(sh·sw) times and is memory-bound;
 // consecutive threads take consecutive w (or j), so loads and stores coalesce.

@@ -9,8 +9,9 @@
 //     B_b = B + b·strideB;  op(B)[k][n] = B[k·ldb + n]  (suffix n)  or  B[n·ldb + k]  (suffix t)
 //     C_b = C + b·strideC;  C[m·ldc + n]
 // C is overwritten (no alpha/beta). A stride of 0 broadcasts an operand over the batch (one
-// weight matrix for a batch of inputs). Any M, N, K >= 0 work: the edge tiles read zeros past
-// the matrix and store only the elements inside it. Used for matmul/bmm (minitorch.ops.MatMul)
+// weight matrix for a batch of inputs). Any M, N, K >= 0 work (the wrapper keeps them 256 below
+// 2^31 for the edge tiles' int32 indices): the edge tiles read zeros past the matrix and store
+// only the elements inside it. Used for matmul/bmm (minitorch.ops.MatMul)
 // and linear (forward x·Wᵀ = "nt", backward g·W = "nn", gᵀ·x = "tn").
 //
 // Entry points: sgemm_{128x128|64x64}_{nn|nt|tn|tt}(A, B, C, M, N, K, lda, ldb, ldc,

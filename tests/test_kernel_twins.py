@@ -446,6 +446,20 @@ def test_tensors_of_2_31_elements_or_more_are_refused(monkeypatch):
         kernels.conv2d_forward(randn(1, 2, 8, 8), randn(2, 2, 3, 3))
 
 
+def test_gemm_extents_leave_a_tile_of_room_below_2_31(monkeypatch):
+    """Edge tiles form int32 indices up to a tile past M, N, K (n0 + frag_col + 3, k0 + kc + 3):
+    the wrappers refuse extents within TILE_OVERSHOOT of 2^31 (here 2^31 is played by 300)."""
+    monkeypatch.setattr(kernels, "INT32_MAX", 300)
+    limit = 300 - kernels.TILE_OVERSHOOT
+    with pytest.raises(ValueError, match=f"N={limit + 1} does not fit"):
+        kernels.matmul(randn(2, 3), randn(3, limit + 1))
+    with pytest.raises(ValueError, match=f"reduction over \\(N, P, Q\\) has length {limit + 1}"):
+        kernels.conv2d_backward_weight(randn(1, 1, 5, 9), randn(1, 1, 5, 9), (1, 1, 1, 1))
+    assert not kernel_twins.last_launch
+    c = kernels.matmul(randn(2, 3), randn(3, limit))  # at the limit: runs
+    assert c.shape == (2, limit)
+
+
 # ---------------------------------------------------------------------------------------------
 # The CUDA glue of the ops, on the twins: MatMul, Linear, Conv2d, MaxPool2d
 # ---------------------------------------------------------------------------------------------

@@ -519,7 +519,7 @@ def conv2d_bwd_weight(T, grid, dy, x, out, N, C, H, W, O, P, Q, R, S, sh, sw, ph
     for z in range(grid[2]):
         g, split = z % G, z // G
         kbeg = split * kchunk
-        kend = min(K, kbeg + kchunk)
+        kend = kbeg + min(kchunk, K - kbeg)
         for by in range(grid[1]):
             for bx in range(grid[0]):
                 m0, n0 = by * T.BM, bx * T.BN

@@ -47,6 +47,9 @@ __all__ = ["matmul", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_
 THREADS = 256               # every kernel here runs 256-thread blocks
 INT32_MAX = 2 ** 31 - 1
 GRID_YZ_MAX = 65535         # CUDA's limit on gridDim.y and gridDim.z
+# An edge tile forms int32 indices up to one tile (<= 128) plus a float4 (4) past the end of M,
+# N or K (e.g. n0 + frag_col + 3, k0 + kc + 3): sizes must leave this much room below 2^31.
+TILE_OVERSHOOT = 256
 DEFAULT_SM_COUNT = 132      # an H100 SXM; used for planning when the twins run (no device)
 NVRTC_OPTIONS = ("-std=c++17",)
 
@@ -314,8 +317,9 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
                          f"{_fmt(lb.shape[:-2])} do not broadcast") from None
     final_shape = tuple(batch_shape) + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     for name, v in (("M", m), ("N", n), ("K", k)):
-        if v > INT32_MAX:
-            raise ValueError(f"{op}: {shapes}: {name}={v} does not fit the kernel's int32")
+        if v > INT32_MAX - TILE_OVERSHOOT:
+            raise ValueError(f"{op}: {shapes}: {name}={v} does not fit the kernel's int32 "
+                             f"(at most {INT32_MAX - TILE_OVERSHOOT})")
     batch = math.prod(batch_shape)
     if batch * m * n == 0 or k == 0:
         return xp.zeros(final_shape, dtype=np.float32)
@@ -324,7 +328,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
         m, batch, gemm_batch = batch * m, 1, ()
     else:
         gemm_batch = batch_shape
-    if m > INT32_MAX:
+    if m > INT32_MAX - TILE_OVERSHOOT:
         raise ValueError(f"{op}: {shapes}: {m} rows do not fit the kernel's int32")
     A, ta, lda, stride_a = _gemm_operand(xp, la, gemm_batch)
     B, tb, ldb, stride_b = _gemm_operand(xp, lb, gemm_batch)
@@ -396,6 +400,13 @@ def conv_geometry(op, input_shape, weight_shape, stride, padding, dilation, grou
     return ConvGeometry(n, c, h, w, o, p, q, r, s, sh, sw, top, left, dh, dw, int(groups))
 
 
+def _check_reduction(op: str, k: int, what: str):
+    """The GEMM reduction length k leaves the int32 room an edge tile needs."""
+    if k > INT32_MAX - TILE_OVERSHOOT:
+        raise ValueError(f"{op}: the reduction over {what} has length {k}; the kernels index it "
+                         f"with 32-bit ints and take at most {INT32_MAX - TILE_OVERSHOOT}")
+
+
 def _conv_grid(op, tile, cols, rows, z):
     gy = _cdiv(rows, tile.BM)
     if gy > GRID_YZ_MAX or z > GRID_YZ_MAX or cols > INT32_MAX - tile.BN:
@@ -421,6 +432,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     x, weight = xp.ascontiguousarray(x), xp.ascontiguousarray(weight)
     bias_arg = weight if bias is None else xp.ascontiguousarray(bias)
     og, npix = geo.O // geo.G, geo.N * geo.P * geo.Q
+    _check_reduction(op, geo.C // geo.G * geo.R * geo.S, "(C/groups, R, S)")
     tile = choose_tile(og, npix, geo.G, sm_count(xp))
     grid = _conv_grid(op, tile, npix, og, geo.G)
     _launch("conv2d", f"conv2d_fwd_{tile.name}", grid,
@@ -447,6 +459,7 @@ def conv2d_backward_data(grad, weight, input_shape, stride=1, padding=0, dilatio
         return dx
     grad, weight = xp.ascontiguousarray(grad), xp.ascontiguousarray(weight)
     cg, npix = geo.C // geo.G, geo.N * geo.H * geo.W
+    _check_reduction(op, geo.O // geo.G * geo.R * geo.S, "(O/groups, R, S)")
     tile = choose_tile(cg, npix, geo.G, sm_count(xp))
     grid = _conv_grid(op, tile, npix, cg, geo.G)
     _launch("conv2d", f"conv2d_bwd_data_{tile.name}", grid, (grad, weight, dx, *geo.ints()))
@@ -482,6 +495,7 @@ def conv2d_backward_weight(grad, x, weight_shape, stride=1, padding=0, dilation=
         return dw
     grad, x = xp.ascontiguousarray(grad), xp.ascontiguousarray(x)
     og, kg, k = geo.O // geo.G, dw.size // geo.O, geo.N * geo.P * geo.Q
+    _check_reduction(op, k, "(N, P, Q)")
     tile = TILE_S if og <= 64 or kg <= 64 else TILE_L
     blocks = _cdiv(og, tile.BM) * _cdiv(kg, tile.BN) * geo.G
     splits, chunk = plan_splitk(k, blocks, sm_count(xp), tile.BK,
