@@ -206,3 +206,14 @@ def test_gradcheck(kwargs):
 def test_errors(shape, kwargs, error, match):
     with pytest.raises(error, match=match):
         minitorch.nn.functional.max_pool2d(minitorch.zeros(*shape), **kwargs)
+
+
+def test_infinite_gradient_reaches_only_the_winner():
+    """An inf (or NaN) gradient must not turn the window's other positions into NaN (inf · 0)."""
+    x = np.array([[[[1., 2.], [3., 4.]]]])
+    g = np.array([[[[np.inf]]]])
+    for L in (torch, minitorch):
+        xt = L.tensor(x, requires_grad=True)
+        L.nn.functional.max_pool2d(xt, 2).backward(L.tensor(g))
+        got = xt.grad.numpy()
+        np.testing.assert_array_equal(got, [[[[0., 0.], [0., np.inf]]]], err_msg=L.__name__)
