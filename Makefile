@@ -39,8 +39,13 @@ test-thorough: $(VENV)/.test
 	$(TEST_ENV) MINITORCH_HYPOTHESIS=thorough $(PY) -m pytest -q -n $(JOBS)
 
 # Every CUDA kernel must compile (CI has nvcc but no GPU), for sm_80 and sm_90, warnings as errors.
+# Without nvcc (a user's laptop) the compile is skipped with a note; CI sets REQUIRE_NVCC=1 so a
+# missing nvcc fails there instead of passing silently.
 kernels:
-	@set -e; for f in $(wildcard kernels/*.cu); do \
+	@if ! command -v nvcc >/dev/null 2>&1; then \
+	  if [ -n "$(REQUIRE_NVCC)" ]; then echo "nvcc not found, and REQUIRE_NVCC is set"; exit 1; fi; \
+	  echo "nvcc not found: kernels/*.cu not compiled (CI compiles them)"; exit 0; fi; \
+	set -e; for f in $(wildcard kernels/*.cu); do \
 	  for arch in sm_80 sm_90; do \
 	    nvcc -std=c++17 -arch=$$arch -cubin -Werror all-warnings -o /dev/null $$f; \
 	  done; echo "nvcc ok: $$f"; done
