@@ -234,9 +234,16 @@ class Function(Node):
         return result
 
 
+_Tensor = None
+
+
 def _tensor_class():
-    from .tensor import Tensor
-    return Tensor
+    """minitorch.Tensor (tensor.py imports this module, so it is looked up on first use)."""
+    global _Tensor
+    if _Tensor is None:
+        from .tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
 
 
 # --------------------------------------------------------------------------------------------

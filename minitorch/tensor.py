@@ -473,6 +473,14 @@ class Tensor:
                   broadcast: bool = True):
         """Return (a, b) ready for a binary Function: Tensors of one dtype on one device, or a
         0-dim array standing in for a Python scalar."""
+        if isinstance(other, Tensor):
+            da, db = self._data, other._data
+            # fast path (most calls): two NumPy arrays of one dtype need no promotion and no cast
+            if (type(da) is np.ndarray and type(db) is np.ndarray and da.dtype == db.dtype
+                    and (not float_result or da.dtype.kind == "f")):
+                if broadcast and da.shape != db.shape:
+                    broadcast_shapes(op, da.shape, db.shape)
+                return (other, self) if reverse else (self, other)
         xp = array_module(self._data)
         if isinstance(other, Tensor):
             if other.device != self.device:
