@@ -110,20 +110,19 @@ def train_step(model, optimizer, inputs, targets, device) -> float:
 def evaluate(model, loader, device, library=None):
     """Mean cross-entropy and accuracy of ``model`` over ``loader`` in eval mode, plus every
     prediction and target (for the metrics). ``library`` is torch for the twin."""
-    import minitorch
-    L = library or minitorch
+    cross_entropy = nn.functional.cross_entropy if library is None else \
+        library.nn.functional.cross_entropy
     was_training = model.training
     model.eval()
     total_loss, preds, targets = 0.0, [], []
-    context = L.no_grad() if library is not None else no_grad()
-    with context:
+    with no_grad() if library is None else library.no_grad():
         for inputs, target in loader:
-            if library is not None:
-                inputs, target = L.from_numpy(inputs.numpy()), L.from_numpy(target.numpy())
-            else:
+            if library is None:
                 inputs, target = inputs.to(device), target.to(device)
+            else:  # the twin: the same batch as torch tensors
+                inputs, target = library.from_numpy(inputs.numpy()), library.from_numpy(target.numpy())
             logits = model(inputs)
-            total_loss += L.nn.functional.cross_entropy(logits, target, reduction="sum").item()
+            total_loss += cross_entropy(logits, target, reduction="sum").item()
             preds.append(logits.argmax(1).cpu().numpy())
             targets.append(target.cpu().numpy())
     model.train(was_training)
