@@ -3,9 +3,11 @@
 Each test computes the document's example with minitorch, shows that the document's value (or
 program) is wrong and that the correct one holds, and checks minitorch against torch on it.
 The seed documents live outside the repository (``../shared/seeds/``); the passages a test needs
-are quoted in it, so the tests run anywhere.
+are quoted in it (seed 001's program is read from ``tests/seed_programs/``), so the tests run
+anywhere.
 """
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -64,50 +66,24 @@ def test_e01_conv2d_is_cross_correlation_not_the_flipped_formula():
 # =============================================================================================
 # Seed 001
 # =============================================================================================
-SEED001_NET = '''
-class Net(nn.Module):
-    def __init__(self):
-        super(Net, self).__init__()
-        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
-        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
-        self.fc2 = nn.Linear(1024, 512)
-        self.fc3 = nn.Linear(512, 10)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.dropout = nn.Dropout(0.5)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = self.pool(F.relu(self.conv3(x)))
-        x = x.view(-1, 128 * 4 * 4)
-        x = F.relu(self.fc1(x))
-        x = self.dropout(x)
-        x = F.relu(self.fc2(x))
-        x = self.fc3(x)
-        return x
-'''
-
-SEED001_LOOP = '''
-for epoch in range(10):
-    for i, data in enumerate(trainloader, 0):
-        pass
-'''
+# the program exactly as the document prints it (shared with tests/test_seed_programs.py)
+SEED001_PROGRAM = (pathlib.Path(__file__).parent / "seed_programs" / "seed001_cifar_net.py").read_text(
+    encoding="utf-8")
 
 
 @pytest.mark.parametrize("L", [minitorch, torch], ids=["minitorch", "torch"])
 def test_e02_seed001_program_lacks_F_and_trainloader(L):
     """001 L39-82: the program calls F.relu but imports only torch, torch.nn, torch.optim, ...;
     and it iterates over ``trainloader``, which it never defines."""
-    namespace = {"nn": L.nn, "torch": L}           # what the document imports
-    exec(SEED001_NET, namespace)
-    model = namespace["Net"]()
+    body = "\n".join(line for line in SEED001_PROGRAM.splitlines()
+                     if not line.startswith(("import ", "from ")))
+    namespace = {"nn": L.nn, "torch": L, "optim": L.optim}   # what the document imports
+    with pytest.raises(NameError, match="'trainloader'"):
+        exec(body, namespace)                       # the class, the model, then the loop
+    model = namespace["model"]
     x = L.zeros(2, 3, 32, 32)
     with pytest.raises(NameError, match="'F'"):
         model(x)
-    with pytest.raises(NameError, match="'trainloader'"):
-        exec(SEED001_LOOP, namespace)
     namespace["F"] = L.nn.functional                # the fix: import torch.nn.functional as F
     assert tuple(model(x).shape) == (2, 10)
 
