@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -108,16 +107,6 @@ class Adam(Optimizer):
                 state = self.state.get(p)
                 if state and not isinstance(state.get("step"), Tensor):  # an int from old code
                     state["step"] = Tensor._make(np.array(float(state["step"]), np.float32))
-
-    def step(self, closure=None):
-        """One Adam update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._evaluate_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, group)
-        return loss
 
     def _init_state(self, p: Tensor, amsgrad: bool) -> dict:
         state = self.state[p]

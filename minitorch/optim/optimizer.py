@@ -44,7 +44,7 @@ from itertools import chain
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import enable_grad, no_grad
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor, fmt_shape
 
@@ -89,7 +89,8 @@ def _records_call(step):
 
 class Optimizer:
     """``Optimizer(params, defaults)``: the parameter groups, per-parameter state, zero_grad,
-    and the state dict. Subclasses implement ``step(closure=None)``.
+    and the state dict. Subclasses implement ``_update(p, group)`` (one parameter's step; ``step``
+    loops over the parameters that have a gradient) or override ``step(closure=None)`` itself.
 
     ``params`` is an iterable of Tensors, or of dicts that each define a parameter group (its
     ``'params'`` plus any options that differ from ``defaults``).
@@ -196,8 +197,21 @@ class Optimizer:
                 g._bump_version()
 
     def step(self, closure=None):
-        """Update the parameters once from their ``.grad``. ``closure``, when given, re-evaluates
-        the model and returns the loss (it runs with grad enabled); ``step`` returns that loss."""
+        """Update the parameters once from their ``.grad``: ``self._update(p, group)`` for every
+        parameter that has a gradient (parameters without one are skipped, as in torch).
+        ``closure``, when given, re-evaluates the model and returns the loss (it runs with grad
+        enabled); ``step`` returns that loss."""
+        self._opt_called = True  # read by the lr schedulers (see _records_call)
+        loss = self._evaluate_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, group)
+        return loss
+
+    def _update(self, p: Tensor, group: dict) -> None:
+        """One parameter's update: each optimizer's algorithm."""
         raise NotImplementedError
 
     @staticmethod

@@ -1,7 +1,6 @@
 """``SGD``: stochastic gradient descent with optional momentum, as ``torch.optim.SGD``."""
 from __future__ import annotations
 
-from ..autograd import no_grad
 from ..backend import array_module
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -63,16 +62,6 @@ class SGD(Optimizer):
             group.setdefault("foreach", None)
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
-
-    def step(self, closure=None):
-        """One SGD update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._evaluate_closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, group)
-        return loss
 
     def _update(self, p: Tensor, group: dict) -> None:
         lr = float(group["lr"])
