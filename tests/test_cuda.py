@@ -28,6 +28,7 @@ import torch
 import minitorch
 import minitorch.backend as backend
 from seed_models import cifar_net, simple_cnn
+from test_training import train_side_by_side
 from torch_compare import RTOL, assert_close, to_torch
 
 pytestmark = pytest.mark.cuda
@@ -418,45 +419,8 @@ def test_non_float32_cuda_tensors_take_the_cupy_path():
 # ---------------------------------------------------------------------------------------------
 # Whole networks: tests/test_training.py's side-by-side training, on the GPU
 # ---------------------------------------------------------------------------------------------
-TOL = {"float64": 1e-9, "float32": 1e-4}
-
-
-def train_on_cuda(build, dtype, opt_name, steps=3, batch=6, dropout=False, seed=0):
-    torch.manual_seed(seed)
-    t_model = build(torch).to(getattr(torch, dtype))
-    m_model = build(minitorch).to(getattr(minitorch, dtype))
-    m_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
-    m_model.to("cuda")
-    if opt_name == "sgd_momentum":
-        kw = dict(lr=0.05, momentum=0.9, weight_decay=1e-4)
-        t_opt, m_opt = torch.optim.SGD(t_model.parameters(), **kw), minitorch.optim.SGD(
-            m_model.parameters(), **kw)
-    else:
-        t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
-        m_opt = minitorch.optim.Adam(m_model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(seed)
-    for step in range(steps):
-        x = rng.standard_normal((batch, 3, 32, 32)).astype(dtype)
-        y = rng.integers(0, 10, batch)
-        if dropout:
-            mask = (rng.random((batch, 1024)) >= 0.5).astype(dtype) * 2.0
-            t_model.dropout_mask = torch.from_numpy(mask)
-            m_model.dropout_mask = minitorch.tensor(mask, device="cuda")
-        t_opt.zero_grad()
-        t_loss = torch.nn.functional.cross_entropy(t_model(torch.from_numpy(x)), torch.from_numpy(y))
-        t_loss.backward()
-        t_opt.step()
-        m_opt.zero_grad()
-        m_loss = minitorch.nn.functional.cross_entropy(m_model(cuda(x)), cuda(y))
-        m_loss.backward()
-        m_opt.step()
-        assert m_loss.is_cuda
-        np.testing.assert_allclose(m_loss.item(), t_loss.item(), rtol=TOL[dtype],
-                                   err_msg=f"loss at step {step}")
-        t_params = dict(t_model.named_parameters())
-        for name, p in m_model.named_parameters():
-            assert p.is_cuda
-            assert_close(p, t_params[name], rtol=TOL[dtype], what=f"{name} after step {step}")
+def train_on_cuda(build, dtype, opt_name, steps=3, dropout=False):
+    train_side_by_side(build, dtype, opt_name, steps=steps, dropout=dropout, device="cuda")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

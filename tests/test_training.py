@@ -23,32 +23,43 @@ def make_optimizers(name, t_model, m_model):
     return torch.optim.Adam(t_model.parameters(), **kw), minitorch.optim.Adam(m_model.parameters(), **kw)
 
 
-def train_side_by_side(build, dtype, opt_name, steps=4, batch=6, dropout=False, seed=0):
+def train_side_by_side(build, dtype, opt_name, steps=4, batch=6, dropout=False, seed=0,
+                       device="cpu"):
+    """Train ``build``'s network in torch (CPU) and in minitorch on ``device`` from the same
+    weights on the same batches; after every step compare the loss and every parameter."""
     torch.manual_seed(seed)
     t_model = build(torch).to(getattr(torch, dtype))
     m_model = build(minitorch).to(getattr(minitorch, dtype))
     m_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
+    m_model.to(device)
     t_opt, m_opt = make_optimizers(opt_name, t_model, m_model)
     rng = np.random.default_rng(seed)
     t_losses, m_losses = [], []
+
+    def to_lib(L, a):
+        return L.from_numpy(a.copy()) if L is torch else minitorch.from_numpy(a.copy()).to(device)
+
     for step in range(steps):
         x = rng.standard_normal((batch, 3, 32, 32)).astype(dtype)
         y = rng.integers(0, 10, batch)
         if dropout:
             mask = (rng.random((batch, 1024)) >= 0.5).astype(dtype) * 2.0
-            t_model.dropout_mask = torch.from_numpy(mask)
-            m_model.dropout_mask = minitorch.from_numpy(mask)
+            t_model.dropout_mask = to_lib(torch, mask)
+            m_model.dropout_mask = to_lib(minitorch, mask)
         for model, opt, L, losses in ((t_model, t_opt, torch, t_losses),
                                       (m_model, m_opt, minitorch, m_losses)):
             opt.zero_grad()
-            loss = L.nn.functional.cross_entropy(model(L.from_numpy(x.copy())), L.from_numpy(y))
+            loss = L.nn.functional.cross_entropy(model(to_lib(L, x)), to_lib(L, y))
             loss.backward()
             opt.step()
             losses.append(loss.item())
+            if L is minitorch:
+                assert loss.device == minitorch.device(device)
         np.testing.assert_allclose(m_losses[-1], t_losses[-1], rtol=TOL[dtype],
                                    err_msg=f"loss at step {step}")
         t_params = dict(t_model.named_parameters())
         for name, p in m_model.named_parameters():
+            assert p.device == minitorch.device(device)
             assert_close(p, t_params[name], rtol=TOL[dtype], what=f"{name} after step {step}")
     return t_losses, m_losses
 
