@@ -220,7 +220,10 @@ def test_step_with_closure_under_no_grad(opt_name, kwargs):
     compare_runs(opt_name, kwargs, "float64", steps=6, closure=True)
 
 
-@given(seed=st.integers(0, 2**31 - 1), lr=st.floats(1e-3, 0.05),
+# lr ≤ 0.02: above it, nesterov momentum 0.9 on a batch of one can make this non-convex problem
+# diverge (parameters reach 1e20 by step 20; seed=102, lr=0.047), and a diverging trajectory
+# amplifies 1-ulp rounding differences between two correct implementations past any tolerance.
+@given(seed=st.integers(0, 2**31 - 1), lr=st.floats(1e-3, 0.02),
        momentum=st.sampled_from([0, 0.5, 0.9]),
        dampening=st.sampled_from([0, 0.1, 0.5]), weight_decay=st.sampled_from([0, 1e-3, 0.1]),
        nesterov=st.booleans(), maximize=st.booleans(), n_hidden=st.integers(1, 5),
