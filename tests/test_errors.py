@@ -165,6 +165,32 @@ CASES = {
     "arange_zero_step": (lambda L: L.arange(0, 5, 0), r"step must be nonzero"),
     "full_fill_value": (lambda L: L.full((2,), "a"), r"'fill_value' must be Number, not str"),
     "bad_device": (lambda L: L.ones(2).to("tpu"), r"device type at start of device string: tpu"),
+    # device strings (minitorch.device parses them for Tensor.to and Module.to alike)
+    "module_to_unknown_device": (lambda L: L.nn.Linear(2, 2).to("tpu"),
+                                 r"device type at start of device string: tpu"),
+    "module_to_bad_index": (lambda L: L.nn.Linear(2, 2).to("cuda:x"),
+                            r"Invalid device string: 'cuda:x'"),
+    "module_to_device_keyword": (lambda L: L.nn.Linear(2, 2).to(device="cuda:x"),
+                                 r"Invalid device string: 'cuda:x'"),
+    "module_to_unknown_name": (lambda L: L.nn.Linear(2, 2).to("float33"),
+                               r"Invalid device string: 'float33'"),
+    "tensor_to_bad_index": (lambda L: L.ones(2).to("cuda:x"), r"Invalid device string: 'cuda:x'"),
+    "device_negative_index": (lambda L: L.device("cuda:-1"), r"Invalid device string: 'cuda:-1'"),
+    "device_two_indices": (lambda L: L.device("cuda:1:2"), r"Invalid device string: 'cuda:1:2'"),
+    "device_index_twice": (lambda L: L.device("cuda:1", 0),
+                           r"must not include an index because index was passed explicitly: "
+                           r"cuda:1"),
+    "device_negative_index_argument": (lambda L: L.device("cuda", -1),
+                                       r"Device index must not be negative, got -1"),
+    # sizes no address space holds: the shape and the bytes are named
+    "empty_too_big": (lambda L: L.empty(2 ** 62),
+                      r"empty: a tensor of shape \[4611686018427387904\] and dtype float32 would "
+                      r"need 4611686018427387904 elements x 4 bytes = 18446744073709551616 bytes"),
+    "zeros_too_big_2d": (lambda L: L.zeros(2 ** 40, 2 ** 40),
+                         r"zeros: a tensor of shape \[1099511627776, 1099511627776\].* bytes"),
+    "full_too_big": (lambda L: L.full((2 ** 31, 2 ** 31, 2), 1.0),
+                     r"full: a tensor of shape \[2147483648, 2147483648, 2\]"),
+    "randn_too_big": (lambda L: L.randn(2 ** 61), r"randn: .*shape \[2305843009213693952\]"),
 }
 
 

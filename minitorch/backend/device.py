@@ -1,6 +1,9 @@
 """Devices: 'cpu' (NumPy) and 'cuda[:i]' (CuPy, loaded lazily)."""
 from __future__ import annotations
 
+import numbers
+import re
+
 _cupy = None
 _cupy_error = None
 
@@ -33,20 +36,46 @@ def cuda_is_available() -> bool:
         return False
 
 
+_TYPES = ("cpu", "cuda")
+# torch's grammar: a type of letters, optionally ':' and a decimal index (no sign, no leading 0)
+_DEVICE_STRING = re.compile(r"([a-zA-Z_]+)(?::(0|[1-9][0-9]*))?")
+
+
 class device:
-    """``device('cpu')``, ``device('cuda')``, ``device('cuda:1')`` or ``device('cuda', 1)``."""
+    """``device('cpu')``, ``device('cuda')``, ``device('cuda:1')`` or ``device('cuda', 1)``.
+
+    A string that is not a device raises RuntimeError naming it, with torch's words: an unknown
+    type (``'tpu'``) "Expected one of cpu, cuda device type at start of device string: tpu", a
+    malformed one (``'cuda:x'``, ``'cuda:-1'``, ``'cuda:'``) "Invalid device string: 'cuda:x'"."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, type, index=None):
         if isinstance(type, device):
-            type, index = type.type, type.index
+            type, index = type.type, type.index if index is None else index
         type = str(type)
-        if ":" in type:
-            type, idx = type.split(":", 1)
-            index = int(idx)
-        if type not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if not type:
+            raise RuntimeError("Device string must not be empty")
+        match = _DEVICE_STRING.fullmatch(type)
+        if match is None:
+            raise RuntimeError(f"Invalid device string: {type!r}")
+        if match.group(1) not in _TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_TYPES)} device type at start of "
+                               f"device string: {type}")
+        if match.group(2) is not None:
+            if index is not None:
+                raise RuntimeError("type (string) must not include an index because index was "
+                                   f"passed explicitly: {type}")
+            index = int(match.group(2))
+        elif index is not None:
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+                raise TypeError(f"device(): argument 'index' must be int, not "
+                                f"{index.__class__.__name__} ({index!r})")
+            index = int(index)
+            if index < 0:
+                raise RuntimeError(f"Device index must not be negative, got {index} for "
+                                   f"device type {type!r}")
+        type = match.group(1)
         if type == "cuda" and index is None:
             index = 0
         self.type = type

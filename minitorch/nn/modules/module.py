@@ -21,6 +21,7 @@ import numpy as np
 
 from ...autograd import no_grad
 from ...backend import array_module, device as _device, to_dtype
+from ...backend.dtypes import _BY_NAME as _DTYPE_NAMES
 from ...tensor import Size, Tensor
 from ..parameter import Parameter
 
@@ -375,12 +376,14 @@ class Module:
             if isinstance(a, Tensor):
                 dev, dt = a.device, a.dtype
             elif isinstance(a, _device) or (isinstance(a, str)
-                                            and a.split(":")[0] in ("cpu", "cuda")):
-                dev = _device(a)
+                                            and a.split(".")[-1] not in _DTYPE_NAMES):
+                dev = _device(a)  # a string that is no dtype is a device, or device() names it
             elif isinstance(a, bool):  # to(device, dtype, non_blocking)
                 continue
             elif a is not None:
                 dt = to_dtype(a)
+        if dev is not None:
+            dev = _device(dev)  # checked here, so a module without tensors refuses it too
         if dt is not None:
             dt = to_dtype(dt)
             if not dt.is_floating_point:
