@@ -1,7 +1,9 @@
 """Factories that make tensors, mirroring torch's names and keyword arguments."""
 from __future__ import annotations
 
+import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -99,9 +101,22 @@ def _new_shape(size, op: str) -> tuple:
     return shape
 
 
+def _check_nbytes(shape: tuple, np_dtype, op: str, name: str) -> None:
+    """Refuse a tensor no address space can hold, naming its shape and bytes (torch: "Storage
+    size calculation overflowed with sizes=[...]"; NumPy only says "array is too big")."""
+    itemsize = np.dtype(np_dtype).itemsize
+    numel = math.prod(shape)
+    if numel * itemsize > sys.maxsize:
+        raise RuntimeError(f"{op}: a tensor of shape {list(shape)} and dtype {name} would need "
+                           f"{numel} elements x {itemsize} bytes = {numel * itemsize} bytes, more "
+                           f"than can be addressed (at most {sys.maxsize} bytes): storage size "
+                           "calculation overflowed")
+
+
 def _filled(fill, size, dtype, device, requires_grad, op="zeros"):
     shape = _new_shape(size, op)
     dt = to_dtype(dtype) if dtype is not None else default_float
+    _check_nbytes(shape, dt.np, op, dt.name)
     return _finish(np.full(shape, fill, dtype=dt.np), None, device, requires_grad)
 
 
@@ -132,24 +147,24 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
                    device, requires_grad, "full")
 
 
-def _like(t: Tensor, fill, dtype, device, requires_grad):
-    return _filled(fill, t.shape, dtype or t.dtype, device or t.device, requires_grad)
+def _like(t: Tensor, fill, dtype, device, requires_grad, op):
+    return _filled(fill, t.shape, dtype or t.dtype, device or t.device, requires_grad, op)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, device, requires_grad)
+    return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 1, dtype, device, requires_grad)
+    return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, device, requires_grad)
+    return _like(input, 0, dtype, device, requires_grad, "empty_like")
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, fill_value, dtype, device, requires_grad)
+    return _like(input, fill_value, dtype, device, requires_grad, "full_like")
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -175,13 +190,17 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples, drawn on the CPU from the seeded generator."""
-    return _finish(_generator(generator).standard_normal(_new_shape(size, "randn")),
-                   dtype or default_float, device, requires_grad)
+    shape = _new_shape(size, "randn")
+    _check_nbytes(shape, np.float64, "randn", "float64 (the dtype samples are drawn in)")
+    return _finish(_generator(generator).standard_normal(shape), dtype or default_float, device,
+                   requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    return _finish(_generator(generator).random(_new_shape(size, "rand")), dtype or default_float, device,
+    shape = _new_shape(size, "rand")
+    _check_nbytes(shape, np.float64, "rand", "float64 (the dtype samples are drawn in)")
+    return _finish(_generator(generator).random(shape), dtype or default_float, device,
                    requires_grad)
 
 
