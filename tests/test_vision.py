@@ -493,6 +493,17 @@ def test_mnist_corrupt_files(tmp_path):
         datasets.MNIST(tmp_path)
 
 
+def test_idx_header_whose_sizes_overflow_names_the_file_and_shape(tmp_path):
+    # four sizes of 2**16: 2**64 values, which int64 arithmetic wraps to 0, the 0 bytes present
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + np.array([2 ** 16] * 4, ">u4").tobytes())
+    with pytest.raises(DatasetCorruptError,
+                       match=r"huge-idx3-ubyte' is truncated or corrupt: its header says shape "
+                             r"\(65536, 65536, 65536, 65536\) of uint8 = 18446744073709551616 "
+                             r"bytes of data, but it holds 0"):
+        datasets.read_idx(path)
+
+
 # ---- CIFAR-10 (pickle batches) -----------------------------------------------------------------
 def make_cifar(root, sizes=(2, 3, 1, 2, 2), n_test=3):
     folder = Path(root) / "cifar-10-batches-py"
@@ -550,6 +561,36 @@ def test_cifar10_missing_and_corrupt(tmp_path):
     (folder / "test_batch").unlink()
     with pytest.raises(DatasetNotFoundError, match="'test_batch'"):
         datasets.CIFAR10(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("bad, shown", [("cat", "'cat' of type str"), (1.5, "1.5 of type float"),
+                                        (None, "None of type NoneType"),
+                                        (True, "True of type bool"),
+                                        (np.float32(2.0), "of type float32")])
+def test_cifar_labels_that_are_not_integers_name_the_file_and_value(tmp_path, bad, shown):
+    make_cifar(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.zeros((3, 3072), np.uint8), "labels": [0, 7, bad]}, f)
+    with pytest.raises(DatasetCorruptError) as info:
+        datasets.CIFAR10(tmp_path)
+    assert f"'{path}': 'labels'[2] is " in str(info.value) and shown in str(info.value)
+    assert "not an integer class index" in str(info.value)
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.zeros((3, 3072), np.uint8), "labels": 3}, f)
+    with pytest.raises(DatasetCorruptError, match=r"data_batch_2': 'labels' should be a sequence "
+                                                  r"of integer class indices, got int 3"):
+        datasets.CIFAR10(tmp_path)
+
+
+def test_cifar_labels_may_be_numpy_integers(tmp_path):
+    make_cifar(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.zeros((3, 3072), np.uint8),
+                     "labels": np.array([4, 0, 9], np.int64)}, f)
+    ds = datasets.CIFAR10(tmp_path)
+    assert ds.targets[2:5] == [4, 0, 9] and all(type(t) is int for t in ds.targets)
 
 
 class _Evil:

@@ -11,6 +11,7 @@ arbitrary file could otherwise run code).
 """
 from __future__ import annotations
 
+import numbers
 import pickle
 from pathlib import Path
 
@@ -47,6 +48,21 @@ def load_pickle(path: Path) -> dict:
         raise DatasetCorruptError(f"'{path}' should hold a dict, but holds a "
                                   f"{type(entry).__name__}")
     return entry
+
+
+def _labels(value, path: Path, key: str) -> list:
+    """The class indices of a batch as Python ints; anything but integers (a string, a float,
+    None, a bool) raises DatasetCorruptError naming the file, the position and the value."""
+    try:
+        labels = list(value)
+    except TypeError:
+        raise DatasetCorruptError(f"'{path}': '{key}' should be a sequence of integer class "
+                                  f"indices, got {type(value).__name__} {value!r:.80}") from None
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+            raise DatasetCorruptError(f"'{path}': '{key}'[{i}] is {label!r:.80} of type "
+                                      f"{type(label).__name__}, not an integer class index")
+    return [int(label) for label in labels]
 
 
 class CIFAR10(VisionDataset):
@@ -88,7 +104,7 @@ class CIFAR10(VisionDataset):
                 raise DatasetCorruptError(f"'{path}' lacks the 'data' or '{self.labels_key}' "
                                           f"entry (has {sorted(entry)})")
             images = np.asarray(entry["data"])
-            labels = list(entry[key])
+            labels = _labels(entry[key], path, key)
             if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3 * 32 * 32:
                 raise DatasetCorruptError(f"'{path}': 'data' should be uint8 of shape (N, 3072), "
                                           f"got {images.dtype.name} of shape {images.shape}")
@@ -96,7 +112,7 @@ class CIFAR10(VisionDataset):
                 raise DatasetCorruptError(f"'{path}' holds {len(images)} images but "
                                           f"{len(labels)} labels")
             data.append(images)
-            targets.extend(int(t) for t in labels)
+            targets.extend(labels)
         self.data = np.ascontiguousarray(
             np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         self.targets = targets

@@ -14,6 +14,7 @@ the values big-endian in C order. The file must hold exactly ``prod(sizes)`` val
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def read_idx(path) -> np.ndarray:
         raise DatasetCorruptError(f"IDX file '{path}' is truncated inside its header ({len(raw)} "
                                   f"bytes, the header of a {ndim}-d array needs {header})")
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 wrap-around
     if len(raw) - header != expected:
         raise DatasetCorruptError(f"IDX file '{path}' is truncated or corrupt: its header says "
                                   f"shape {shape} of {dtype.name} = {expected} bytes of data, "
