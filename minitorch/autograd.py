@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -122,8 +123,14 @@ class enable_grad(_GradMode):
 # Graph nodes
 # --------------------------------------------------------------------------------------------
 class Node:
-    """Something backward visits: a Function call or a leaf's AccumulateGrad."""
+    """Something backward visits: a Function call or a leaf's AccumulateGrad.
+
+    ``next_functions`` has one ``(node, output_nr)`` pair per input, as in torch: the node that
+    produced the input and which of its outputs the input is; ``(None, 0)`` for an input that
+    needs no gradient.
+    """
     next_functions: tuple = ()
+    n_outputs: int = 1
 
     def name(self) -> str:
         return type(self).__name__
@@ -150,38 +157,63 @@ class AccumulateGrad(Node):
             t.grad._data = array_module(grad).asarray(t.grad._data + grad)
 
 
+_NO_EDGE = (None, 0)
+
+
+class OutputMeta(NamedTuple):
+    """What backward and ``minitorch.viz`` need to know of one output of a recorded call."""
+    shape: tuple
+    dtype: np.dtype
+    differentiable: bool
+
+
 class Function(Node):
     """Base class of every differentiable op. Subclasses define ``forward`` and ``backward``.
 
     ``apply(*args)`` runs forward; positional Tensor arguments are the op's differentiable
-    inputs, anything else (ints, tuples, None) passes through unchanged. ``backward`` returns one
+    inputs, anything else (ints, tuples, None) passes through unchanged. ``forward`` returns one
+    array or a tuple of arrays (then ``apply`` returns a tuple of Tensors). ``backward``
+    receives one gradient per output (zeros for an output that got none) and returns one
     gradient per positional argument (``None`` for non-tensors or inputs that need none).
+
+    Integer and bool outputs are never differentiable; ``ctx.mark_non_differentiable(a)``
+    marks a float output as not differentiable either (torch's rule for, e.g., indices).
     """
 
     # set on the node by apply
     needs_input_grad: tuple = ()
     next_functions: tuple = ()
     input_shapes: tuple = ()
-    output_meta = None  # (shape, NumPy dtype) of the output, recorded for minitorch.viz
+    outputs: tuple = ()  # an OutputMeta per output
     _saved = ()
     _saved_versions = ()
+    _non_differentiable = ()
     _released = False
-    _retained = None  # weak list of non-leaf tensors whose .grad should be kept (retain_grad)
+    _retained = ()  # non-leaf outputs whose .grad should be kept (retain_grad)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx, *grad_outputs):
         raise NotImplementedError
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
 
+    @property
+    def output_meta(self):
+        """(shape, NumPy dtype) of the first output (for minitorch.viz)."""
+        return self.outputs[0][:2] if self.outputs else None
+
     # ---- ctx API --------------------------------------------------------------------------
     def save_for_backward(self, *arrays):
         self._saved = arrays
+
+    def mark_non_differentiable(self, *arrays):
+        """The outputs among ``arrays`` get no gradient and do not require grad."""
+        self._non_differentiable = tuple(id(a) for a in arrays)
 
     @property
     def saved_tensors(self):
@@ -200,38 +232,52 @@ class Function(Node):
                     f"instead.")
         return self._saved
 
+    def output_moved(self, old, new) -> None:
+        """Tensor ``new`` now holds this node's output ``old`` (an in-place op computed old out of
+        place and stored it into new's memory): the saved-version check follows ``new``."""
+        if self._saved_versions:
+            self._saved_versions = tuple((new, new._version) if t is old else (t, v)
+                                         for t, v in self._saved_versions)
+
     # ---- recording ------------------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _tensor_class()
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _grad_enabled and any(needs)
         ctx = cls()
         ctx.needs_input_grad = needs
         out = cls.forward(ctx, *raw, **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
         # integer and bool results are not differentiable (x.long(), argmax): torch never
         # records them, so no gradient can flow back through a rounding
-        record = record and out.dtype.kind == "f"
-        result = Tensor._make(out, requires_grad=record)
+        differentiable = [o.dtype.kind == "f" and id(o) not in ctx._non_differentiable
+                          for o in outs]
+        record = _grad_enabled and any(needs) and any(differentiable)
+        results = tuple(Tensor._make(o, requires_grad=record and d)
+                        for o, d in zip(outs, differentiable))
         if record:
-            ctx.next_functions = tuple(a._graph_node() if n else None for a, n in zip(args, needs))
+            ctx.next_functions = tuple(a._graph_edge() if n else _NO_EDGE
+                                       for a, n in zip(args, needs))
             ctx.input_shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
-            ctx.output_meta = (tuple(out.shape), out.dtype)
+            ctx.outputs = tuple(OutputMeta(tuple(o.shape), o.dtype, d)
+                                for o, d in zip(outs, differentiable))
+            ctx.n_outputs = len(outs)
+            for nr, (r, d) in enumerate(zip(results, differentiable)):
+                if d:
+                    r._grad_fn, r._output_nr = ctx, nr
             if ctx._saved:
                 saved_ids = {id(s) for s in ctx._saved}
                 ctx._saved_versions = tuple(
-                    (t, t._version) for t in [*(a for a in args if isinstance(a, Tensor)), result]
+                    (t, t._version) for t in [*(a for a in args if isinstance(a, Tensor)), *results]
                     if id(t._data) in saved_ids)
-            result._grad_fn = ctx
-        if getattr(cls, "is_view", False) and array_module(out).may_share_memory(out, raw[0]):
-            # a view shares its base's memory, hence its version counter; in-place ops on it
-            # write through to the base (Tensor._write_back)
-            result._version_box = args[0]._version_box
-            result._view_of = (args[0], cls, args[1:], args[0]._grad_fn)
-        if not record:
+        else:
             ctx._saved = ()
-        return result
+        if getattr(cls, "is_view", False) and array_module(outs[0]).may_share_memory(outs[0], raw[0]):
+            # a view shares its base's memory, hence its version counter; in-place ops on it
+            # write through to the base (see minitorch/views.py)
+            results[0]._become_view_of(args[0], cls, args[1:])
+        return results if isinstance(out, tuple) else results[0]
 
 
 _Tensor = None
@@ -265,42 +311,61 @@ def topological_order(root: Node) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in node.next_functions:
+        for parent, _ in node.next_functions:
             if parent is not None and id(parent) not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order
 
 
-def run_backward(root: Node, grad, retain_graph: bool = False) -> None:
-    grads = {id(root): grad}
-    for node in topological_order(root):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
+def _output_grads(node, grads: dict) -> list | None:
+    """The gradients that reached ``node``'s outputs, zeros for outputs that got none (torch's
+    materialised grads); None when no output got one (nothing to propagate)."""
+    key = id(node)
+    if node.n_outputs == 1:
+        g = grads.pop((key, 0), None)
+        return None if g is None else [g]
+    found = [grads.pop((key, nr), None) for nr in range(node.n_outputs)]
+    if all(g is None for g in found):
+        return None
+    xp = array_module(*(g for g in found if g is not None))
+    return [xp.zeros(meta.shape, dtype=meta.dtype) if g is None else g
+            for g, meta in zip(found, node.outputs)]
+
+
+def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
+    """Backpropagate ``grad`` from output ``root = (node, output_nr)`` through the graph."""
+    root_node, root_nr = root
+    grads = {(id(root_node), root_nr): grad}
+    for node in topological_order(root_node):
         if isinstance(node, AccumulateGrad):
-            node.accumulate(g)
+            g = grads.pop((id(node), 0), None)
+            if g is not None:
+                node.accumulate(g)
             continue
-        if node._retained:
-            for t in node._retained:
-                if t.grad is None:
-                    t.grad = t._wrap(g.copy())
-                else:
-                    t.grad._data = t.grad._data + g
+        out_grads = _output_grads(node, grads)
+        if out_grads is None:
+            continue
+        for t in node._retained:
+            g = out_grads[t._output_nr]
+            if t.grad is None:
+                t.grad = t._wrap(g.copy())
+            else:
+                t.grad._data = t.grad._data + g
         with no_grad():
-            in_grads = type(node).backward(node, g)
+            in_grads = type(node).backward(node, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(node.next_functions):
             raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
                                f"{len(node.next_functions)} inputs")
-        for parent, gi, shape in zip(node.next_functions, in_grads, node.input_shapes):
+        for (parent, nr), gi, shape in zip(node.next_functions, in_grads, node.input_shapes):
             if parent is None or gi is None:
                 continue
             if tuple(gi.shape) != tuple(shape):
                 raise RuntimeError(f"{node.name()} returned a gradient of shape {tuple(gi.shape)} "
                                    f"for an input of shape {tuple(shape)}")
-            key = id(parent)
+            key = (id(parent), nr)
             grads[key] = grads[key] + gi if key in grads else gi
         if not retain_graph:
             node._saved = ()

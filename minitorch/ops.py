@@ -467,12 +467,12 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        ctx.args = (x.shape, axes, keepdim)
+        ctx.in_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
-        return _expand_back(g, *ctx.args), None, None
+        return _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Mean(Function):
@@ -480,17 +480,18 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        ctx.args = (x.shape, axes, keepdim)
+        ctx.in_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
         return x.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
-        return _expand_back(g / g.dtype.type(ctx.n) if ctx.n else g, *ctx.args), None, None
+        g = g / g.dtype.type(ctx.n) if ctx.n else g
+        return _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim), None, None
 
 
 class AMax(Function):
-    """y = max of x over ``axes`` (the value only; also min with ``sign=-1``).
+    """y = max of x over ``axes`` (the value only; the min with ``largest=False``).
 
     dL/dx = g · [x == y] / (number of ties): the gradient is shared evenly among equal maxima,
     as torch does for ``max()``/``amax()``.
@@ -500,7 +501,7 @@ class AMax(Function):
     def forward(ctx, x, axes, keepdim, largest=True):
         y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
-        ctx.args = (x.shape, axes, keepdim)
+        ctx.in_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         if keepdim:
             return y
         return y.reshape(tuple(n for i, n in enumerate(x.shape)
@@ -509,10 +510,10 @@ class AMax(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        shape, axes, keepdim = ctx.args
         mask = (x == y)
-        count = mask.sum(axis=axes, keepdims=True)
-        return _expand_back(g, shape, axes, keepdim) * mask / count.astype(g.dtype), None, None, None
+        count = mask.sum(axis=ctx.axes, keepdims=True)
+        g = _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim)
+        return g * mask / count.astype(g.dtype), None, None, None
 
 
 class TakeAlongDim(Function):
@@ -525,17 +526,88 @@ class TakeAlongDim(Function):
     def forward(ctx, x, index, dim, keepdim):
         xp = array_module(x)
         idx = index if keepdim else xp.expand_dims(index, dim)
-        ctx.args = (x.shape, idx, dim)
+        ctx.in_shape, ctx.index, ctx.dim = x.shape, idx, dim
         y = xp.take_along_axis(x, idx, axis=dim)
         return y if keepdim else y.squeeze(dim)
 
     @staticmethod
     def backward(ctx, g):
-        shape, idx, dim = ctx.args
         xp = array_module(g)
-        gx = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(gx, idx, g.reshape(idx.shape), axis=dim)
+        gx = xp.zeros(ctx.in_shape, dtype=g.dtype)
+        xp.put_along_axis(gx, ctx.index, g.reshape(ctx.index.shape), axis=ctx.dim)
         return gx, None, None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax and log_softmax
+# ---------------------------------------------------------------------------------------------
+def _shifted(x, dim):
+    """x − max(x) along ``dim``: every entry ≤ 0, so exp never overflows (log-sum-exp trick).
+
+    Subtracting the same constant m from every entry of a slice changes neither softmax nor
+    log_softmax:  e^(xᵢ−m) / Σⱼ e^(xⱼ−m) = e^xᵢ / Σⱼ e^xⱼ.
+    """
+    if x.size == 0:  # no slices at all (max of an empty axis is undefined)
+        return x
+    # (a slice that is all −inf, or holds +inf, gives −inf − (−inf) = nan here, as in torch)
+    return x - x.max(axis=dim, keepdims=True)
+
+
+class Softmax(Function):
+    """yᵢ = e^xᵢ / Σⱼ e^xⱼ along ``dim``  (computed as e^(xᵢ−m) / Σⱼ e^(xⱼ−m), m = maxⱼ xⱼ).
+
+    Jacobian: ∂yᵢ/∂xⱼ = yᵢ (δᵢⱼ − yⱼ), so the vector-Jacobian product is
+
+        dL/dxⱼ = Σᵢ gᵢ yᵢ (δᵢⱼ − yⱼ) = yⱼ · (gⱼ − Σᵢ gᵢ yᵢ)
+
+    (the sum along ``dim``). Shapes: y, g, dL/dx all have x's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = array_module(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            e = xp.exp(_shifted(x, dim))
+            y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """yᵢ = log softmax(x)ᵢ = xᵢ − m − log Σⱼ e^(xⱼ−m) along ``dim``, m = maxⱼ xⱼ.
+
+    The shift by m (log-sum-exp) keeps it finite for logits of any magnitude (1e3 and beyond):
+    the largest exponent is e⁰ = 1, so the sum lies in [1, n] and its log never overflows.
+
+    Jacobian: ∂yᵢ/∂xⱼ = δᵢⱼ − softmax(x)ⱼ, so
+
+        dL/dxⱼ = gⱼ − softmax(x)ⱼ · Σᵢ gᵢ,      softmax(x) = e^y.
+
+    Shapes: y, g, dL/dx all have x's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = array_module(x)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            z = _shifted(x, dim)
+            y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        xp = array_module(y)
+        return g - xp.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,7 +667,7 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index, advanced):
-        ctx.args = (x.shape, x.dtype, index, advanced)
+        ctx.in_shape, ctx.in_dtype, ctx.index, ctx.advanced = x.shape, x.dtype, index, advanced
         if not advanced and not any(i is Ellipsis for i in index):
             # x[1, 2] would give a NumPy scalar (a copy); x[1, 2, ...] is a 0-dim view
             return x[index + (Ellipsis,)]
@@ -603,13 +675,12 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, dtype, index, advanced = ctx.args
         xp = array_module(g)
-        gx = xp.zeros(shape, dtype=dtype)
-        if advanced:
-            add_at(gx, index, g)
+        gx = xp.zeros(ctx.in_shape, dtype=ctx.in_dtype)
+        if ctx.advanced:
+            add_at(gx, ctx.index, g)
         else:
-            gx[index] = g
+            gx[ctx.index] = g
         return gx, None, None
 
 
@@ -621,17 +692,16 @@ class SetItem(Function):
 
     @staticmethod
     def forward(ctx, x, v, index):
-        ctx.args = (index, np.shape(v))
+        ctx.index, ctx.value_shape = index, np.shape(v)
         y = x.copy()
         y[index] = v
         return y
 
     @staticmethod
     def backward(ctx, g):
-        index, vshape = ctx.args
         gx = g.copy()
-        gx[index] = 0
-        gv = unbroadcast(g[index], vshape) if ctx.needs_input_grad[1] else None
+        gx[ctx.index] = 0
+        gv = unbroadcast(g[ctx.index], ctx.value_shape) if ctx.needs_input_grad[1] else None
         return gx, gv, None
 
 

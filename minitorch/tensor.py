@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import collections
 import numbers
+import warnings
 
 import numpy as np
 
-from . import autograd
-from . import ops
+from . import ops, views
 from .autograd import AccumulateGrad, is_grad_enabled, no_grad, run_backward
 from .backend import (array_module, device, device_of, dtype as _dtype, from_numpy_dtype,
                       promote_types, to_device, to_dtype, default_float, cupy_module)
+from .backend.shapes import ShapeError, fmt_shape
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -29,20 +30,6 @@ class Size(tuple):
 
     def numel(self):
         return int(np.prod(self, dtype=np.int64))
-
-
-def fmt_shape(shape) -> str:
-    """(4,5) / (2,) / () — the compact form used in every error message."""
-    shape = tuple(shape)
-    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-class ShapeError(RuntimeError, ValueError):
-    """Operand shapes that do not fit together (broadcasting, matmul, index assignment).
-
-    torch raises RuntimeError for these, so ``except RuntimeError`` written for torch catches
-    it; it is also a ValueError, Python's usual error for a bad argument value.
-    """
 
 
 def broadcast_shapes(op: str, *shapes) -> tuple:
@@ -109,8 +96,10 @@ def _size_args(size) -> tuple:
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_accumulator", "_version_box",
-                 "_view_of", "_retains_grad", "__weakref__", "__dict__")
+    # _grad_fn/_output_nr: the graph node that produced this tensor and which of its outputs
+    # this is; _accumulator: a leaf's AccumulateGrad; _version_counter, _view: see views.py
+    __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_output_nr", "_accumulator",
+                 "_version_counter", "_view", "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars defer to our reflected operators
 
     # ---- construction ---------------------------------------------------------------------
@@ -126,34 +115,27 @@ class Tensor:
         else:
             data = args[0]
             arr = np.array(data._cpu_array() if isinstance(data, Tensor) else data, dtype=np_dtype)
-        self._init(arr, requires_grad)
+        self._reset(arr)
+        if requires_grad:
+            self.requires_grad = True  # the setter checks the dtype
 
-    def _init(self, arr, requires_grad):
+    def _reset(self, arr, requires_grad=False):
+        """Every field, for a tensor that wraps ``arr`` and has no history."""
         self._data = arr
-        self._requires_grad = False
+        self._requires_grad = requires_grad
         self.grad = None
         self._grad_fn = None
+        self._output_nr = 0
         self._accumulator = None
-        self._version_box = [0]
-        self._view_of = None
+        self._version_counter = views.VersionCounter()
+        self._view = None
         self._retains_grad = False
-        if requires_grad:
-            self.requires_grad = True
 
     @classmethod
     def _make(cls, arr, requires_grad=False):
         """Wrap an array without copying (the internal constructor)."""
         t = object.__new__(cls)
-        if isinstance(arr, np.generic):
-            arr = np.asarray(arr)
-        t._data = arr
-        t._requires_grad = requires_grad
-        t.grad = None
-        t._grad_fn = None
-        t._accumulator = None
-        t._version_box = [0]
-        t._view_of = None  # for a view: (base, view Function, its arguments, base's grad_fn)
-        t._retains_grad = False
+        t._reset(np.asarray(arr) if isinstance(arr, np.generic) else arr, requires_grad)
         return t
 
     def _wrap(self, arr):
@@ -213,15 +195,15 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._version_box[0]
+        return self._version_counter.value
 
     def _bump_version(self):
-        self._version_box[0] += 1
+        self._version_counter.bump()
 
     # ---- autograd properties --------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
-        self._refresh_view()
+        views.refresh(self)
         return self._requires_grad
 
     @requires_grad.setter
@@ -242,28 +224,12 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        self._refresh_view()
+        views.refresh(self)
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
-
-    def _refresh_view(self):
-        """A view whose base was changed by a recorded in-place op since shows the new values
-        (it shares the memory) but still points at the old graph node: derive it again from the
-        base, so that its gradient flows through the in-place op (torch rebases views too)."""
-        view = self._view_of
-        if view is None:
-            return
-        base, view_fn, args, base_node = view
-        base._refresh_view()  # the base may itself be a view of a changed tensor
-        if base._grad_fn is base_node:
-            return
-        with autograd.enable_grad():
-            fresh = view_fn.apply(base, *args)
-        self._grad_fn, self._requires_grad = fresh._grad_fn, fresh._requires_grad
-        self._view_of = (base, view_fn, args, base._grad_fn)
 
     @property
     def retains_grad(self) -> bool:
@@ -276,7 +242,7 @@ class Tensor:
         if self._grad_fn is None or self._retains_grad:
             return
         node = self._grad_fn
-        node._retained = (node._retained or ()) + (self,)
+        node._retained = node._retained + (self,)
         self._retains_grad = True
 
     def _graph_node(self):
@@ -287,10 +253,19 @@ class Tensor:
             self._accumulator = AccumulateGrad(self)
         return self._accumulator
 
+    def _graph_edge(self) -> tuple:
+        """(node, output_nr): where backward sends this tensor's gradient."""
+        return (self._graph_node(), self._output_nr)
+
+    def _become_view_of(self, base, view_fn, args) -> None:
+        """Called by Function.apply: this tensor is ``view_fn(base, *args)`` and shares base's
+        memory (see views.py)."""
+        views.record_view(self, base, view_fn, args)
+
     def detach(self) -> "Tensor":
         """Same storage, no graph: ``requires_grad=False`` and no ``grad_fn``."""
         t = Tensor._make(self._data)
-        t._version_box = self._version_box
+        t._version_counter = self._version_counter
         return t
 
     def detach_(self) -> "Tensor":
@@ -325,7 +300,7 @@ class Tensor:
                 raise RuntimeError(f"backward: gradient has shape {fmt_shape(g.shape)} but the tensor "
                                    f"has shape {fmt_shape(self.shape)}")
             g = g.astype(self._data.dtype, copy=False)
-        run_backward(self._graph_node(), g, retain_graph=bool(retain_graph))
+        run_backward(self._graph_edge(), g, retain_graph=bool(retain_graph))
 
     # ---- conversion -----------------------------------------------------------------------
     def item(self):
@@ -851,7 +826,7 @@ class Tensor:
             raise RuntimeError(f"view({dt!r}): cannot view a {self.dtype.name} tensor of shape "
                                f"{fmt_shape(self.shape)} as {dt.name}: {e}") from None
         out = Tensor._make(arr)
-        out._version_box = self._version_box  # the same memory
+        out._version_counter = self._version_counter  # the same memory
         return out
 
     def view_as(self, other):
@@ -878,17 +853,16 @@ class Tensor:
     def permute(self, *dims):
         dims = _size_args(dims) if dims and not isinstance(dims[0], (tuple, list)) else tuple(dims[0])
         if len(dims) != self.ndim:
-            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+            raise RuntimeError(f"permute: number of dimensions in the tensor input does "
                                f"not match the length of the desired ordering of dimensions i.e. "
-                               f"input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
-                               .replace("(sparse_coo)", ""))
+                               f"input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}")
         nd = tuple(normalize_dim(d, self.ndim, "permute") for d in dims)
         if len(set(nd)) != len(nd):
             raise RuntimeError(f"permute(): duplicate dims are not allowed: {list(dims)}")
         return ops.Permute.apply(self, nd)
 
     def transpose(self, dim0, dim1):
-        if self.ndim < 2 and self.ndim == 0:
+        if self.ndim == 0:
             return self
         perm = list(range(self.ndim))
         a, b = normalize_dim(dim0, self.ndim, "transpose"), normalize_dim(dim1, self.ndim, "transpose")
@@ -1015,7 +989,7 @@ class Tensor:
             value = Tensor._make(array_module(self._data).asarray(value, dtype=self._data.dtype))
         elif value.device != self.device:
             value = value.to(self.device)
-        self._refresh_view()
+        views.refresh(self)
         with no_grad():
             region = self[index].shape  # (an invalid index raises here, naming the shape)
         try:
@@ -1027,102 +1001,18 @@ class Tensor:
                              f"be broadcast to the indexed region of shape {fmt_shape(region)} "
                              f"(tensor of shape {fmt_shape(self.shape)})")
         if is_grad_enabled() and (self._requires_grad or value._requires_grad):
-            self._check_leaf_inplace()
+            views.check_leaf_inplace(self)
             v = value if value.dtype is self.dtype else ops.Cast.apply(value, self.dtype)
-            self._commit(ops.SetItem.apply(self, v, idx))  # SetItem saves nothing of self
+            views.assign(self, ops.SetItem.apply(self, v, idx))  # SetItem saves nothing of self
             return
-        self._writable()
+        views.check_writable(self)
         self._data[idx] = value._data
         self._bump_version()
 
-    # ---- in-place ops (optimizers, initialisation) ----------------------------------------
-    def _check_leaf_inplace(self):
-        if self._requires_grad and self._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation. Wrap the update in `with minitorch.no_grad():`.")
-
-    def _writable(self):
-        # CuPy arrays have no read-only flag (a CuPy broadcast view writes through silently)
-        if not getattr(self._data.flags, "writeable", True):
-            raise RuntimeError("unsupported operation: more than one element of the written-to "
-                               "tensor refers to a single memory location (it was made by expand). "
-                               "Please clone() the tensor before performing the operation.")
-
-    def _commit(self, result: "Tensor"):
-        """In-place semantics on a recorded graph: ``result`` (computed out of place, with its
-        graph node) becomes self's content.
-
-        Its values are written into self's memory, so views of self see them (as in torch), and
-        self's version counter is bumped, so nodes that saved the old values refuse to backward.
-        Self becomes the output of ``result``'s node. If that node saved its own output, the
-        check now follows self: modifying self again before backward raises, as in torch.
-        A view of another tensor writes through to its base (``_write_back``).
-        """
-        if result.dtype is not self.dtype:
-            result = ops.Cast.apply(result, self.dtype)
-        if self._view_of is not None:
-            self._write_back(result)
-        else:
-            self._writable()
-            self._data[...] = result._data
-            self._bump_version()
-            self._grad_fn = result._grad_fn
-            self._requires_grad = result._requires_grad
-            self._accumulator = None
-        node = result._grad_fn
-        if node is not None and node._saved_versions:
-            node._saved_versions = tuple((self, self._version) if t is result else (t, v)
-                                         for t, v in node._saved_versions)
-
-    def _write_back(self, new: "Tensor"):
-        """Self is a view of ``base``: store ``new`` into the part of base that self shows (base
-        then records the op), and make self a view of the updated base again."""
-        base, view_fn, args, _ = self._view_of
-        if view_fn is ops.GetItem:
-            base[args[0]] = new
-        elif view_fn is ops.Reshape:
-            base.copy_(new.reshape(base.shape))
-        elif view_fn is ops.Permute:
-            base.copy_(new.permute(tuple(int(d) for d in np.argsort(args[0]))))
-        else:
-            raise RuntimeError(f"in-place operation on a view made by {view_fn.__name__} "
-                               f"(shape {fmt_shape(self.shape)}) is not supported")
-        fresh = view_fn.apply(base, *args)
-        self._grad_fn = fresh._grad_fn
-        self._requires_grad = fresh._requires_grad
-        self._view_of = (base, view_fn, args, base._grad_fn)
-
+    # ---- in-place ops (optimizers, initialisation): the bookkeeping is in views.py --------
     def _inplace(self, out_of_place, *others):
-        """Run ``out_of_place(self)`` and store the result into self.
-
-        With grad recording on and self or one of ``others`` requiring grad, the op is recorded
-        (``_commit``); it runs on a copy of self's values, so that what its node saves is not
-        overwritten by the write. Otherwise the result is simply written into self's memory.
-        """
-        self._refresh_view()
-        graph = is_grad_enabled() and (self._requires_grad or any(
-            isinstance(o, Tensor) and o._requires_grad for o in others))
-        if graph:
-            self._check_leaf_inplace()
-            original = Tensor._make(self._data.copy(), requires_grad=self._requires_grad)
-            original._grad_fn = self._grad_fn  # the same place in the graph, its own memory
-            result = out_of_place(original)
-        else:
-            with no_grad():
-                result = out_of_place(self.detach())
-        if result.shape != self.shape:
-            raise RuntimeError(f"output with shape {fmt_shape(self.shape)} doesn't match the "
-                               f"broadcast shape {fmt_shape(result.shape)}")
-        if result.dtype.category > self.dtype.category:
-            raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output "
-                               f"type {self.dtype.name}")
-        if graph:
-            self._commit(result)
-            return self
-        self._writable()
-        self._data[...] = result._data
-        self._bump_version()
-        return self
+        """Run ``out_of_place(self)`` and store the result into self (``views.apply_inplace``)."""
+        return views.apply_inplace(self, out_of_place, *others)
 
     # ``x += y`` on a tensor is in place, as in torch (an optimizer step ``w -= lr * w.grad``
     # must update w itself, not rebind the name to a new tensor)
@@ -1215,13 +1105,30 @@ class Tensor:
     def new_tensor(self, data):
         return Tensor._make(array_module(self._data).asarray(data, dtype=self._data.dtype))
 
-    def softmax(self, dim):
-        from .nn import functional as F
-        return F.softmax(self, dim)
+    def softmax(self, dim=None, dtype=None):
+        """softmax along ``dim`` (``ops.Softmax``); ``dtype``: cast first, as torch."""
+        return self._softmax_like(ops.Softmax, "softmax", dim, dtype)
 
-    def log_softmax(self, dim):
-        from .nn import functional as F
-        return F.log_softmax(self, dim)
+    def log_softmax(self, dim=None, dtype=None):
+        """log_softmax along ``dim`` (``ops.LogSoftmax``); stable for logits of any magnitude."""
+        return self._softmax_like(ops.LogSoftmax, "log_softmax", dim, dtype)
+
+    def _softmax_like(self, fn, op: str, dim, dtype) -> "Tensor":
+        x = self if dtype is None else self.to(to_dtype(dtype))
+        if not x.is_floating_point():
+            # torch raises NotImplementedError ("... not implemented for 'Long'"), a RuntimeError
+            raise NotImplementedError(f"{op}: expected a floating point input, got {x.dtype.name} "
+                                      f"(shape {tuple(x.shape)}); convert it with .float() or "
+                                      f"pass dtype=")
+        if dim is None:
+            # torch's legacy choice when dim is omitted: 0 for 0-, 1- and 3-D inputs, else 1
+            warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the "
+                          "call to include dim=X as an argument.", UserWarning, stacklevel=4)
+            dim = 0 if x.ndim in (0, 1, 3) else 1
+        d = normalize_dim(dim, x.ndim, op)
+        if x.ndim == 0:  # a single element: softmax 1, log_softmax 0 (and the same gradients)
+            return fn.apply(x.reshape(1), 0).reshape(())
+        return fn.apply(x, d)
 
 
 from .backend import dtypes as _dtypes  # noqa: E402

@@ -82,7 +82,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
     # the shape a consumer recorded for that input, or the root tensor's own
     produced = {id(root): (tuple(tensor.shape), tensor.dtype.name)}
     for node in order:
-        for parent, shape in zip(node.next_functions, getattr(node, "input_shapes", ())):
+        for (parent, _), shape in zip(node.next_functions, getattr(node, "input_shapes", ())):
             if parent is not None and shape is not None:
                 produced.setdefault(id(parent), (tuple(shape), None))
 
@@ -109,7 +109,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
             label = [node.name(), _shape_text(shape) + ("" if dt is None else f" {dt}")]
             fill = "#ffd7a8" if node is root else "#eeeeee"
             style = f'shape=box, style="filled", fillcolor="{fill}"'
-            for parent, shape_in in zip(node.next_functions, node.input_shapes):
+            for (parent, _), shape_in in zip(node.next_functions, node.input_shapes):
                 if parent is not None:
                     edges.append((ids[id(parent)], nid))
                 elif shape_in is not None:  # a tensor input that does not require grad

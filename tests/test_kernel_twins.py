@@ -21,7 +21,7 @@ from hypothesis import given, strategies as st
 
 import minitorch
 from minitorch.backend import kernel_twins, kernels
-from minitorch.nn.functional.pooling import max_pool2d_geometry
+from minitorch.backend.geometry import max_pool2d_geometry
 from torch_compare import assert_close, check
 
 RNG = np.random.default_rng(0)
@@ -351,7 +351,7 @@ def test_max_pool2d_twins_equal_the_cpu_path_and_torch_bit_for_bit(case):
     if x.size > 8:
         x.reshape(-1)[3] = x.reshape(-1)[4] = 7.0   # a tie: the first in scan order wins
         x.reshape(-1)[9] = np.nan                     # a NaN always wins
-    out_hw = max_pool2d_geometry(shape, pair(k), pair(s), pair(p), pair(d), ceil)
+    out_hw = max_pool2d_geometry(shape, pair(k), pair(s), pair(p), pair(d), ceil).out_hw
     y, ind = kernels.max_pool2d_forward(x, k, s, p, d, out_hw)
     assert (launched("max_pool2d_fwd")["y"].writes == 1).all()
     xt = minitorch.tensor(x, requires_grad=True)
@@ -381,7 +381,8 @@ def test_max_pool2d_forward_can_skip_the_indices():
 def test_max_pool2d_twins_hypothesis(n, c, h, w, kh, kw, sh, sw, dh, dw, ceil, data):
     ph, pw = data.draw(st.integers(0, kh // 2)), data.draw(st.integers(0, kw // 2))
     try:
-        out_hw = max_pool2d_geometry((n, c, h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil)
+        out_hw = max_pool2d_geometry((n, c, h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw),
+                                     ceil).out_hw
     except RuntimeError:
         return  # an empty output: rejected before any kernel
     rng = np.random.default_rng(h * 13 + w)

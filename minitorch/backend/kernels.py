@@ -40,6 +40,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .device import cupy_module
+from .geometry import ConvGeometry, conv2d_geometry
+from .shapes import ArgumentError, fmt_shape, pair_argument
 
 __all__ = ["matmul", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
            "max_pool2d_forward", "max_pool2d_backward", "kernel_dir", "kernel_source"]
@@ -176,11 +178,6 @@ def _launch(module: str, entry: str, grid: tuple, args: tuple) -> None:
 # ---------------------------------------------------------------------------------------------
 # Argument checks shared by the wrappers
 # ---------------------------------------------------------------------------------------------
-def _fmt(shape) -> str:
-    shape = tuple(shape)
-    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _array_module(op: str, **arrays):
     """NumPy or CuPy, the same for every (non-None) array; TypeError for anything else."""
     cp = cupy_module(required=False)
@@ -204,12 +201,12 @@ def _check_float32(op: str, **arrays):
     for name, a in arrays.items():
         if a is not None and a.dtype != np.float32:
             raise TypeError(f"{op}: the CUDA kernels take float32 only, got {name} of dtype "
-                            f"{a.dtype} and shape {_fmt(a.shape)}")
+                            f"{a.dtype} and shape {fmt_shape(a.shape)}")
 
 
 def _check_ndim(op: str, name: str, a, ndim: int, layout: str):
     if a.ndim != ndim:
-        raise ValueError(f"{op}: {name} must be {ndim}-D {layout}, got shape {_fmt(a.shape)}")
+        raise ValueError(f"{op}: {name} must be {ndim}-D {layout}, got shape {fmt_shape(a.shape)}")
 
 
 def _check_elements(op: str, **arrays_or_shapes):
@@ -217,30 +214,8 @@ def _check_elements(op: str, **arrays_or_shapes):
     for name, a in arrays_or_shapes.items():
         shape = a.shape if hasattr(a, "shape") else tuple(a)
         if math.prod(shape) > INT32_MAX:
-            raise ValueError(f"{op}: {name} of shape {_fmt(shape)} has {math.prod(shape)} elements; "
+            raise ValueError(f"{op}: {name} of shape {fmt_shape(shape)} has {math.prod(shape)} elements; "
                              f"the kernels index with 32-bit offsets and take at most {INT32_MAX}")
-
-
-def _pair(value, name: str, op: str, minimum: int) -> tuple:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) < minimum:
-        raise ValueError(f"{op}: {name} must be a pair of integers >= {minimum}, got {value}")
-    return value
-
-
-def _pads(padding, op: str) -> tuple:
-    """(top, bottom, left, right) from an int, a pair (symmetric) or a 4-tuple."""
-    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-        padding = (padding, padding)
-    padding = tuple(int(p) for p in padding)
-    if len(padding) == 2:
-        padding = (padding[0], padding[0], padding[1], padding[1])
-    if len(padding) != 4 or min(padding) < 0:
-        raise ValueError(f"{op}: padding must be non-negative: an int, (pH, pW) or (top, bottom, "
-                         f"left, right), got {padding}")
-    return padding
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -297,24 +272,24 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     _check_float32(op, a=a, b=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"{op}: both operands need at least 1 dimension, got shapes "
-                         f"{_fmt(a.shape)} and {_fmt(b.shape)}")
+                         f"{fmt_shape(a.shape)} and {fmt_shape(b.shape)}")
     for name, x, t in (("a", a, transpose_a), ("b", b, transpose_b)):
         if t and x.ndim < 2:
             raise ValueError(f"{op}: transpose_{name} needs a 2-D or batched {name}, got shape "
-                             f"{_fmt(x.shape)}")
+                             f"{fmt_shape(x.shape)}")
     la = a[None, :] if a.ndim == 1 else (xp.swapaxes(a, -1, -2) if transpose_a else a)
     lb = b[:, None] if b.ndim == 1 else (xp.swapaxes(b, -1, -2) if transpose_b else b)
     m, k = la.shape[-2:]
     k2, n = lb.shape[-2:]
-    shapes = (f"{_fmt(a.shape)}{'ᵀ' if transpose_a else ''} @ "
-              f"{_fmt(b.shape)}{'ᵀ' if transpose_b else ''}")
+    shapes = (f"{fmt_shape(a.shape)}{'ᵀ' if transpose_a else ''} @ "
+              f"{fmt_shape(b.shape)}{'ᵀ' if transpose_b else ''}")
     if k != k2:
         raise ValueError(f"{op}: {shapes}: inner dimensions {k} != {k2}")
     try:
         batch_shape = np.broadcast_shapes(la.shape[:-2], lb.shape[:-2])
     except ValueError:
-        raise ValueError(f"{op}: {shapes}: batch dimensions {_fmt(la.shape[:-2])} and "
-                         f"{_fmt(lb.shape[:-2])} do not broadcast") from None
+        raise ValueError(f"{op}: {shapes}: batch dimensions {fmt_shape(la.shape[:-2])} and "
+                         f"{fmt_shape(lb.shape[:-2])} do not broadcast") from None
     final_shape = tuple(batch_shape) + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     for name, v in (("M", m), ("N", n), ("K", k)):
         if v > INT32_MAX - TILE_OVERSHOOT:
@@ -352,52 +327,19 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
 # ---------------------------------------------------------------------------------------------
 # conv2d: implicit GEMM
 # ---------------------------------------------------------------------------------------------
-class ConvGeometry(NamedTuple):
-    N: int
-    C: int
-    H: int
-    W: int
-    O: int
-    P: int
-    Q: int
-    R: int
-    S: int
-    sh: int
-    sw: int
-    ph: int
-    pw: int
-    dh: int
-    dw: int
-    G: int
-
-    def ints(self):
-        return _i32(*self)
-
-
 def conv_geometry(op, input_shape, weight_shape, stride, padding, dilation, groups) -> ConvGeometry:
-    """Check a convolution's shapes and hyper-parameters; the output is (N, O, P, Q)."""
-    if len(input_shape) != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {_fmt(input_shape)}")
-    if len(weight_shape) != 4:
-        raise ValueError(f"{op}: weight must be 4-D (O, C/groups, R, S), got shape "
-                         f"{_fmt(weight_shape)}")
-    sh, sw = _pair(stride, "stride", op, 1)
-    dh, dw = _pair(dilation, "dilation", op, 1)
-    top, bottom, left, right = _pads(padding, op)
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
-    n, c, h, w = (int(v) for v in input_shape)
-    o, cg, r, s = (int(v) for v in weight_shape)
-    shapes = f"input {_fmt(input_shape)}, weight {_fmt(weight_shape)}, groups={groups}"
-    if c != cg * groups or o % groups != 0 or min(r, s) < 1:
-        raise ValueError(f"{op}: {shapes} do not fit: need input channels = weight.shape[1]·groups "
-                         f"and output channels divisible by groups")
-    p = (h + top + bottom - dh * (r - 1) - 1) // sh + 1
-    q = (w + left + right - dw * (s - 1) - 1) // sw + 1
-    if p < 1 or q < 1:
-        raise ValueError(f"{op}: {shapes}: the (dilated) kernel does not fit in the padded input "
-                         f"(padding {(top, bottom, left, right)}, dilation {(dh, dw)})")
-    return ConvGeometry(n, c, h, w, o, p, q, r, s, sh, sw, top, left, dh, dw, int(groups))
+    """Check a convolution's shapes and hyper-parameters (the one check conv2d itself makes,
+    :func:`minitorch.backend.geometry.conv2d_geometry`); the output is (N, O, P, Q).
+    ``padding``: an int, (pH, pW) or (top, bottom, left, right)."""
+    if isinstance(padding, (int, np.integer)):
+        padding = (padding, padding)
+    padding = tuple(int(p) for p in padding)
+    if len(padding) not in (2, 4):
+        raise ArgumentError(f"{op}: padding must be an int, (pH, pW) or (top, bottom, left, "
+                            f"right), got {padding}")
+    return conv2d_geometry(tuple(int(v) for v in input_shape), tuple(int(v) for v in weight_shape),
+                           None, pair_argument(stride, "stride", op),
+                           padding, pair_argument(dilation, "dilation", op), groups, op=op)
 
 
 def _check_reduction(op: str, k: int, what: str):
@@ -423,7 +365,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     _check_float32(op, x=x, weight=weight, bias=bias)
     geo = conv_geometry(op, x.shape, weight.shape, stride, padding, dilation, groups)
     if bias is not None and tuple(bias.shape) != (geo.O,):
-        raise ValueError(f"{op}: bias must have shape ({geo.O},), got {_fmt(bias.shape)}")
+        raise ValueError(f"{op}: bias must have shape ({geo.O},), got {fmt_shape(bias.shape)}")
     y_shape = (geo.N, geo.O, geo.P, geo.Q)
     _check_elements(op, x=x, weight=weight, y=y_shape)
     y = xp.empty(y_shape, dtype=np.float32)
@@ -448,8 +390,8 @@ def conv2d_backward_data(grad, weight, input_shape, stride=1, padding=0, dilatio
     geo = conv_geometry(op, tuple(input_shape), weight.shape, stride, padding, dilation, groups)
     expected = (geo.N, geo.O, geo.P, geo.Q)
     if tuple(grad.shape) != expected:
-        raise ValueError(f"{op}: grad has shape {_fmt(grad.shape)} but input {_fmt(input_shape)} "
-                         f"and weight {_fmt(weight.shape)} give outputs of shape {_fmt(expected)}")
+        raise ValueError(f"{op}: grad has shape {fmt_shape(grad.shape)} but input {fmt_shape(input_shape)} "
+                         f"and weight {fmt_shape(weight.shape)} give outputs of shape {fmt_shape(expected)}")
     _check_elements(op, grad=grad, weight=weight, input=input_shape)
     dx = xp.empty(tuple(int(v) for v in input_shape), dtype=np.float32)
     if dx.size == 0:
@@ -484,8 +426,8 @@ def conv2d_backward_weight(grad, x, weight_shape, stride=1, padding=0, dilation=
     geo = conv_geometry(op, x.shape, tuple(weight_shape), stride, padding, dilation, groups)
     expected = (geo.N, geo.O, geo.P, geo.Q)
     if tuple(grad.shape) != expected:
-        raise ValueError(f"{op}: grad has shape {_fmt(grad.shape)} but input {_fmt(x.shape)} and "
-                         f"weight {_fmt(weight_shape)} give outputs of shape {_fmt(expected)}")
+        raise ValueError(f"{op}: grad has shape {fmt_shape(grad.shape)} but input {fmt_shape(x.shape)} and "
+                         f"weight {fmt_shape(weight_shape)} give outputs of shape {fmt_shape(expected)}")
     _check_elements(op, grad=grad, x=x, weight=weight_shape)
     dw = xp.empty(tuple(int(v) for v in weight_shape), dtype=np.float32)
     if dw.size == 0:
@@ -516,18 +458,18 @@ def conv2d_backward_weight(grad, x, weight_shape, stride=1, padding=0, dilation=
 # ---------------------------------------------------------------------------------------------
 def _pool_params(op, input_shape, kernel_size, stride, padding, dilation, out_hw):
     if len(input_shape) != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {_fmt(input_shape)}")
-    kh, kw = _pair(kernel_size, "kernel_size", op, 1)
-    sh, sw = _pair(stride, "stride", op, 1)
-    ph, pw = _pair(padding, "padding", op, 0)
-    dh, dw = _pair(dilation, "dilation", op, 1)
-    oh, ow = _pair(out_hw, "output size", op, 1)
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {fmt_shape(input_shape)}")
+    kh, kw = pair_argument(kernel_size, "kernel_size", op, minimum=1)
+    sh, sw = pair_argument(stride, "stride", op, minimum=1)
+    ph, pw = pair_argument(padding, "padding", op, minimum=0)
+    dh, dw = pair_argument(dilation, "dilation", op, minimum=1)
+    oh, ow = pair_argument(tuple(out_hw), "output size", op, minimum=1)
     h, w = int(input_shape[2]), int(input_shape[3])
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel size "
                          f"{(kh, kw)}")
     if (oh - 1) * sh - ph >= h or (ow - 1) * sw - pw >= w:
-        raise ValueError(f"{op}: output size {(oh, ow)} for input {_fmt(input_shape)}, kernel "
+        raise ValueError(f"{op}: output size {(oh, ow)} for input {fmt_shape(input_shape)}, kernel "
                          f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)} puts a window past "
                          f"the input")
     return _i32(h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
@@ -564,12 +506,12 @@ def max_pool2d_backward(grad, indices, input_shape, kernel_size, stride, padding
     xp = _array_module(op, grad=grad, indices=indices)
     _check_float32(op, grad=grad)
     if indices.dtype != np.int64 or tuple(indices.shape) != tuple(grad.shape):
-        raise TypeError(f"{op}: indices must be int64 of grad's shape {_fmt(grad.shape)}, got "
-                        f"{indices.dtype} of shape {_fmt(indices.shape)}")
+        raise TypeError(f"{op}: indices must be int64 of grad's shape {fmt_shape(grad.shape)}, got "
+                        f"{indices.dtype} of shape {fmt_shape(indices.shape)}")
     input_shape = tuple(int(v) for v in input_shape)
     if grad.ndim != 4 or tuple(grad.shape[:2]) != input_shape[:2]:
-        raise ValueError(f"{op}: grad {_fmt(grad.shape)} must be 4-D with the input's batch and "
-                         f"channels {_fmt(input_shape)}")
+        raise ValueError(f"{op}: grad {fmt_shape(grad.shape)} must be 4-D with the input's batch and "
+                         f"channels {fmt_shape(input_shape)}")
     params = _pool_params(op, input_shape, kernel_size, stride, padding, dilation, grad.shape[2:])
     _check_elements(op, grad=grad, input=input_shape)
     grad, indices = xp.ascontiguousarray(grad), xp.ascontiguousarray(indices)

@@ -23,7 +23,7 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: expected a Tensor as data, got {type(data).__name__}")
         param = cls._make(data._data)  # wraps the same array, as a Parameter
-        param._version_box = data._version_box  # the same storage: in-place writes are shared
+        param._version_counter = data._version_counter  # the same storage: in-place writes are shared
         param.requires_grad = requires_grad  # the setter refuses integer dtypes
         return param
 

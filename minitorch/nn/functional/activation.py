@@ -10,13 +10,13 @@ tanh'(x) = 1 − tanh²(x) and relu'(x) = [x > 0] (0 at x = 0, as torch).
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from ...autograd import Function
-from ...backend import array_module, to_dtype
-from ...tensor import Tensor, normalize_dim
+from ...backend import array_module
+from ... import views
+from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "sigmoid", "tanh", "softmax",
            "log_softmax"]
@@ -79,7 +79,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     if input.dtype.name == "bool":
         raise RuntimeError("leaky_relu: bool tensors are not supported")
     if inplace:
-        return input._inplace(lambda s: LeakyReLU.apply(s, negative_slope))
+        return views.apply_inplace(input, lambda s: LeakyReLU.apply(s, negative_slope))
     return LeakyReLU.apply(input, negative_slope)
 
 
@@ -101,101 +101,15 @@ def tanh(input: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# softmax and log_softmax
+# softmax and log_softmax (the Functions are ops.Softmax and ops.LogSoftmax)
 # ---------------------------------------------------------------------------------------------
-def _shifted(x, dim):
-    """x − max(x) along ``dim``: every entry ≤ 0, so exp never overflows (log-sum-exp trick).
-
-    Subtracting the same constant m from every entry of a slice changes neither softmax nor
-    log_softmax:  e^(xᵢ−m) / Σⱼ e^(xⱼ−m) = e^xᵢ / Σⱼ e^xⱼ.
-    """
-    if x.size == 0:  # no slices at all (max of an empty axis is undefined)
-        return x
-    # (a slice that is all −inf, or holds +inf, gives −inf − (−inf) = nan here, as in torch)
-    return x - x.max(axis=dim, keepdims=True)
-
-
-class Softmax(Function):
-    """yᵢ = e^xᵢ / Σⱼ e^xⱼ along ``dim``  (computed as e^(xᵢ−m) / Σⱼ e^(xⱼ−m), m = maxⱼ xⱼ).
-
-    Jacobian: ∂yᵢ/∂xⱼ = yᵢ (δᵢⱼ − yⱼ), so the vector-Jacobian product is
-
-        dL/dxⱼ = Σᵢ gᵢ yᵢ (δᵢⱼ − yⱼ) = yⱼ · (gⱼ − Σᵢ gᵢ yᵢ)
-
-    (the sum along ``dim``). Shapes: y, g, dL/dx all have x's shape.
-    """
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        xp = array_module(x)
-        with np.errstate(invalid="ignore", over="ignore"):
-            e = xp.exp(_shifted(x, dim))
-            y = e / e.sum(axis=dim, keepdims=True)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
-
-
-class LogSoftmax(Function):
-    """yᵢ = log softmax(x)ᵢ = xᵢ − m − log Σⱼ e^(xⱼ−m) along ``dim``, m = maxⱼ xⱼ.
-
-    The shift by m (log-sum-exp) keeps it finite for logits of any magnitude (1e3 and beyond):
-    the largest exponent is e⁰ = 1, so the sum lies in [1, n] and its log never overflows.
-
-    Jacobian: ∂yᵢ/∂xⱼ = δᵢⱼ − softmax(x)ⱼ, so
-
-        dL/dxⱼ = gⱼ − softmax(x)ⱼ · Σᵢ gᵢ,      softmax(x) = e^y.
-
-    Shapes: y, g, dL/dx all have x's shape.
-    """
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        xp = array_module(x)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            z = _shifted(x, dim)
-            y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        xp = array_module(y)
-        return g - xp.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
-
-
-def _softmax_dim(op: str, ndim: int) -> int:
-    """torch's legacy choice when ``dim`` is omitted: 0 for 0-, 1- and 3-D inputs, else 1."""
-    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
-                  "include dim=X as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _softmax_like(fn, op: str, input, dim, dtype) -> Tensor:
-    _check_tensor(op, input)
-    if dtype is not None:
-        input = input.to(to_dtype(dtype))
-    _check_floating(op, input)
-    if dim is None:
-        dim = _softmax_dim(op, input.ndim)
-    d = normalize_dim(dim, input.ndim, op)
-    if input.ndim == 0:  # a single element: softmax 1, log_softmax 0 (and the same gradients)
-        return fn.apply(input.reshape(1), 0).reshape(())
-    return fn.apply(input, d)
-
-
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """softmax along ``dim`` (see ``Softmax``). ``dtype``: cast the input first, as torch."""
-    return _softmax_like(Softmax, "softmax", input, dim, dtype)
+    """softmax along ``dim`` (see ``ops.Softmax``). ``dtype``: cast the input first, as torch."""
+    _check_tensor("softmax", input)
+    return input.softmax(dim, dtype=dtype)
 
 
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """log_softmax along ``dim`` (see ``LogSoftmax``); stable for logits of any magnitude."""
-    return _softmax_like(LogSoftmax, "log_softmax", input, dim, dtype)
+    """log_softmax along ``dim`` (see ``ops.LogSoftmax``); stable for logits of any magnitude."""
+    _check_tensor("log_softmax", input)
+    return input.log_softmax(dim, dtype=dtype)

@@ -70,93 +70,15 @@ input needs one.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ...autograd import Function
 from ...backend import array_module, raw_kernels_for
+from ...backend.geometry import ConvGeometry, conv2d_geometry
+from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
 
 __all__ = ["conv2d"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Argument parsing (shared with pooling.py)
-# ---------------------------------------------------------------------------------------------
-def pair_argument(value, name: str, op: str) -> tuple:
-    """An int or a sequence of one or two ints → (value_h, value_w), as torch's ``_pair``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[-1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def fmt_pair(pair) -> str:
-    return f"({pair[0]},{pair[1]})"
-
-
-# ---------------------------------------------------------------------------------------------
-# Geometry: checked and computed once per distinct call signature (cached)
-# ---------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=512)
-def conv2d_geometry(input_shape, weight_shape, bias_shape, stride, padding, dilation, groups):
-    """Check a conv2d call and return (pad_top, pad_bottom, pad_left, pad_right, OH, OW).
-
-    ``input_shape`` is 4-D here; ``padding`` is a pair or 'same'/'valid'. Raises RuntimeError
-    naming the offending shapes and values. Cached: a training loop repeats the same shapes.
-    """
-    shapes = f"(input {fmt_shape(input_shape)}, weight {fmt_shape(weight_shape)})"
-    if len(weight_shape) != 4:
-        raise RuntimeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW),"
-                           f" got weight of shape {fmt_shape(weight_shape)}")
-    if groups <= 0:
-        raise RuntimeError(f"conv2d: groups must be a positive integer, got groups={groups}")
-    if min(stride) <= 0:
-        raise RuntimeError(f"conv2d: stride must be positive, got stride={fmt_pair(stride)}")
-    if min(dilation) <= 0:
-        raise RuntimeError(f"conv2d: dilation must be positive, got dilation={fmt_pair(dilation)}")
-    n, c, h, w = input_shape
-    o, c_per_group, kh, kw = weight_shape
-    if c % groups != 0:
-        raise RuntimeError(f"conv2d: the input's {c} channels are not divisible by "
-                           f"groups={groups} {shapes}")
-    if o % groups != 0:
-        raise RuntimeError(f"conv2d: the weight's {o} output channels (weight.shape[0]) are not "
-                           f"divisible by groups={groups} {shapes}")
-    if c != c_per_group * groups:
-        raise RuntimeError(f"conv2d: input has {c} channels but weight expects "
-                           f"{c_per_group * groups} (weight.shape[1]={c_per_group} × "
-                           f"groups={groups}) {shapes}")
-    if bias_shape is not None and tuple(bias_shape) != (o,):
-        raise RuntimeError(f"conv2d: bias must be 1-D with out_channels={o} elements, got bias of "
-                           f"shape {fmt_shape(bias_shape)} {shapes}")
-    extent_h, extent_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
-    if padding == "valid":
-        pads = (0, 0, 0, 0)
-    elif padding == "same":
-        if stride != (1, 1):
-            raise RuntimeError(f"conv2d: padding='same' is not supported for strided convolutions "
-                               f"(stride={fmt_pair(stride)})")
-        # torch: total padding extent−1 per axis, half on each side, the odd one on the right/bottom
-        total_h, total_w = extent_h - 1, extent_w - 1
-        pads = (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
-    else:
-        if min(padding) < 0:
-            raise RuntimeError(f"conv2d: padding must be non-negative, got "
-                               f"padding={fmt_pair(padding)}")
-        pads = (padding[0], padding[0], padding[1], padding[1])
-    padded_h, padded_w = h + pads[0] + pads[1], w + pads[2] + pads[3]
-    if extent_h > padded_h or extent_w > padded_w:
-        raise RuntimeError(f"conv2d: kernel size (dilated) ({extent_h},{extent_w}) is larger than "
-                           f"the padded input ({padded_h},{padded_w}) {shapes} with "
-                           f"padding={padding if isinstance(padding, str) else fmt_pair(padding)},"
-                           f" dilation={fmt_pair(dilation)}")
-    out_h = (padded_h - extent_h) // stride[0] + 1
-    out_w = (padded_w - extent_w) // stride[1] + 1
-    return pads + (out_h, out_w)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,115 +153,116 @@ class Conv2d(Function):
         dL/dw = G2 @ colsᵀ                      (G, O/G, K_g) → (O, C/G, kH, kW)
         dL/dx = col2im(w2ᵀ @ G2)               (G, K_g, M) → (C, N, Hp, Wp) → crop, to NCHW
 
-    On CUDA float32 (``backend.use_raw_kernels``) forward and backward run our implicit-GEMM
-    kernels instead (``kernels/conv2d.cu``: the same sums, no im2col matrix in memory).
+    On CUDA float32 (``backend.use_raw_kernels``) ``forward_cuda``/``backward_cuda`` run our
+    implicit-GEMM kernels instead (``kernels/conv2d.cu``: the same sums, no im2col matrix in
+    memory). Both paths read the call from one :class:`ConvGeometry` (``ctx.geometry``).
     """
-    raw = None  # the kernel wrappers when forward took the CUDA path
 
     @staticmethod
-    def forward(ctx, x, weight, bias, *, stride, dilation, geometry, groups):
-        kernels = raw_kernels_for(x, weight, bias)
-        if kernels is not None:
-            return _conv2d_forward_cuda(kernels, ctx, x, weight, bias, stride, dilation,
-                                        geometry, groups)
-        xp = array_module(x, weight)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        pads, (out_h, out_w) = geometry[:4], geometry[4:]
-        n, c, h, w = x.shape
-        o, c_per_group, kh, kw = weight.shape
-        kernel, out_hw = (kh, kw), (out_h, out_w)
-        xpad = pad2d(x, pads)
-        cols = im2col(xpad, kernel, stride, dilation, out_hw)              # (C·kH·kW, M)
-        m = n * out_h * out_w
-        cols = cols.reshape(groups, c_per_group * kh * kw, m)              # (G, K_g, M)
-        w2 = weight.reshape(groups, o // groups, c_per_group * kh * kw)    # (G, O/G, K_g)
-        y_cn = xp.matmul(w2, cols).reshape(o, n, out_h * out_w)           # one GEMM per group
-        if bias is not None:
-            y_cn += bias.reshape(o, 1, 1)  # here each bias value covers one contiguous row
-        # the one transpose: (O, N, OH·OW) → (N, O, OH·OW), whole planes stay contiguous
-        y = xp.empty((n, o, out_h * out_w), dtype=y_cn.dtype)
-        y[...] = y_cn.transpose(1, 0, 2)
-        y = y.reshape(n, o, out_h, out_w)
-        # keep only what backward will read: cols for dL/dw, the weight for dL/dx
-        needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.save_for_backward(cols if needs_w else None, weight if needs_x else None)
-        ctx.geometry = (x.shape, xpad.shape, pads, kernel, stride, dilation, out_hw, groups,
-                        unbatched)
-        return y[0] if unbatched else y
+    def forward(ctx, x, weight, bias, *, geometry: ConvGeometry):
+        ctx.geometry = geometry
+        ctx.unbatched = x.ndim == 3
+        ctx.kernels = raw_kernels_for(x, weight, bias)  # None: the generic NumPy/CuPy path
+        x4 = x[None] if ctx.unbatched else x
+        forward = Conv2d.forward_cpu if ctx.kernels is None else Conv2d.forward_cuda
+        y = forward(ctx, x4, weight, bias)
+        return y[0] if ctx.unbatched else y
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.raw is not None:
-            return _conv2d_backward_cuda(ctx, grad)
+        g4 = grad[None] if ctx.unbatched else grad
+        backward = Conv2d.backward_cpu if ctx.kernels is None else Conv2d.backward_cuda
+        dx, dw, db = backward(ctx, g4)
+        if dx is not None and ctx.unbatched:
+            dx = dx[0]
+        return dx, dw, db
+
+    # ---- CPU (and generic CuPy): im2col + GEMM ---------------------------------------------
+    @staticmethod
+    def forward_cpu(ctx, x, weight, bias):
+        geo = ctx.geometry
+        xp = array_module(x, weight)
+        n, o, groups = geo.N, geo.O, geo.G
+        k_g = geo.C // groups * geo.R * geo.S
+        m = n * geo.P * geo.Q
+        xpad = pad2d(x, geo.pads)
+        cols = im2col(xpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)  # (C·kH·kW, M)
+        cols = cols.reshape(groups, k_g, m)                                     # (G, K_g, M)
+        w2 = weight.reshape(groups, o // groups, k_g)                          # (G, O/G, K_g)
+        y_cn = xp.matmul(w2, cols).reshape(o, n, geo.P * geo.Q)               # one GEMM per group
+        if bias is not None:
+            y_cn += bias.reshape(o, 1, 1)  # here each bias value covers one contiguous row
+        # the one transpose: (O, N, OH·OW) → (N, O, OH·OW), whole planes stay contiguous
+        y = xp.empty((n, o, geo.P * geo.Q), dtype=y_cn.dtype)
+        y[...] = y_cn.transpose(1, 0, 2)
+        # keep only what backward will read: cols for dL/dw, the weight for dL/dx
+        needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(cols if needs_w else None, weight if needs_x else None)
+        return y.reshape(n, o, geo.P, geo.Q)
+
+    @staticmethod
+    def backward_cpu(ctx, grad):
         cols, weight = ctx.saved_tensors
-        (x_shape, padded_shape, pads, kernel, stride, dilation, out_hw, groups,
-         unbatched) = ctx.geometry
+        geo = ctx.geometry
         xp = array_module(grad)
-        n, c, h, w = x_shape
-        o = grad.shape[-3]
-        if unbatched:
-            grad = grad[None]
+        n, o, groups = geo.N, geo.O, geo.G
+        needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         dx = dw = db = None
-        if not (ctx.needs_input_grad[0] or ctx.needs_input_grad[1]):
-            return dx, dw, grad.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None
+        if not (needs_x or needs_w):
+            return dx, dw, grad.sum(axis=(0, 2, 3)) if needs_b else None
         # dL/dy in the layout of Y: (N, O, OH, OW) → (O, N, OH, OW) → (G, O/G, M)
-        p = out_hw[0] * out_hw[1]
+        p = geo.P * geo.Q
         g2 = xp.empty((o, n, p), dtype=grad.dtype)
         g2[...] = grad.reshape(n, o, p).transpose(1, 0, 2)
         g2 = g2.reshape(groups, o // groups, n * p)
-        if ctx.needs_input_grad[2]:
+        if needs_b:
             db = g2.reshape(o, n * p).sum(axis=1)  # rows of g2 are contiguous: a fast reduction
-        if ctx.needs_input_grad[1]:
+        if needs_w:
             # dw = G2 @ colsᵀ. We form its transpose cols @ G2ᵀ (G, K_g, O/G), which OpenBLAS
             # computes 15-20% faster for these shapes, and transpose the small result
             dw = xp.matmul(cols, g2.swapaxes(-1, -2)).swapaxes(-1, -2)   # (G, O/G, K_g)
-            dw = dw.reshape(o, c // groups, *kernel)
-        if ctx.needs_input_grad[0]:
-            k_g = (c // groups) * kernel[0] * kernel[1]
+            dw = dw.reshape(o, geo.C // groups, geo.R, geo.S)
+        if needs_x:
+            k_g = geo.C // groups * geo.R * geo.S
             w2 = weight.reshape(groups, o // groups, k_g)                # (G, O/G, K_g)
             dcols = xp.matmul(w2.swapaxes(-1, -2), g2)                   # (G, K_g, M)
-            dxpad = col2im(dcols, padded_shape, kernel, stride, dilation, out_hw)  # (C, N, Hp, Wp)
-            top, _, left, _ = pads
+            dxpad = col2im(dcols, geo.padded_shape, geo.kernel, geo.stride, geo.dilation,
+                           geo.out_hw)                                   # (C, N, Hp, Wp)
+            top, _, left, _ = geo.pads
             # crop the padding and return to NCHW in one copy
             dx = xp.ascontiguousarray(
-                dxpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3))
-            if unbatched:
-                dx = dx[0]
+                dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3))
+        return dx, dw, db
+
+    # ---- CUDA: our implicit-GEMM kernels ----------------------------------------------------
+    @staticmethod
+    def forward_cuda(ctx, x, weight, bias):
+        """y = conv2d_fwd(x, w, b); saves x and w (not cols)."""
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              weight if ctx.needs_input_grad[0] else None)
+        return ctx.kernels.conv2d_forward(x, weight, bias, **_kernel_args(ctx.geometry))
+
+    @staticmethod
+    def backward_cuda(ctx, grad):
+        """dx = conv2d_bwd_data(g, w), dw = conv2d_bwd_weight(g, x), db = Σ_{n,i,j} g."""
+        x, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = ctx.kernels.conv2d_backward_data(grad, weight, (geo.N, geo.C, geo.H, geo.W),
+                                                  **_kernel_args(geo))
+        if ctx.needs_input_grad[1]:
+            dw = ctx.kernels.conv2d_backward_weight(grad, x, (geo.O, geo.C // geo.G, geo.R, geo.S),
+                                                    **_kernel_args(geo))
+        if ctx.needs_input_grad[2]:
+            db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db
 
 
-def _conv2d_forward_cuda(kernels, ctx, x, weight, bias, stride, dilation, geometry, groups):
-    """Conv2d.forward on our kernels: y = conv2d_fwd(x, w, b); saves x and w (not cols)."""
-    unbatched = x.ndim == 3
-    x4 = x[None] if unbatched else x
-    pads = geometry[:4]
-    y = kernels.conv2d_forward(x4, weight, bias, stride=stride, padding=pads, dilation=dilation,
-                               groups=groups)
-    ctx.raw = kernels
-    ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
-                          weight if ctx.needs_input_grad[0] else None)
-    ctx.geometry = (x4.shape, tuple(weight.shape), pads, stride, dilation, groups, unbatched)
-    return y[0] if unbatched else y
-
-
-def _conv2d_backward_cuda(ctx, grad):
-    """Conv2d.backward on our kernels: dx = conv2d_bwd_data(g, w), dw = conv2d_bwd_weight(g, x),
-    db = Σ_{n,i,j} g."""
-    x, weight = ctx.saved_tensors
-    x_shape, w_shape, pads, stride, dilation, groups, unbatched = ctx.geometry
-    g = grad[None] if unbatched else grad
-    args = dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
-    dx = dw = db = None
-    if ctx.needs_input_grad[0]:
-        dx = ctx.raw.conv2d_backward_data(g, weight, x_shape, **args)
-        dx = dx[0] if unbatched else dx
-    if ctx.needs_input_grad[1]:
-        dw = ctx.raw.conv2d_backward_weight(g, x.reshape(x_shape), w_shape, **args)
-    if ctx.needs_input_grad[2]:
-        db = g.sum(axis=(0, 2, 3))
-    return dx, dw, db
+def _kernel_args(geo: ConvGeometry) -> dict:
+    """The keyword arguments of the kernel wrappers for ``geo`` (they check it again, as they
+    check every launch, and get the same ConvGeometry back from the cache)."""
+    return dict(stride=geo.stride, padding=geo.pads, dilation=geo.dilation, groups=geo.G)
 
 
 def _check_tensor(t, name: str, op: str):
@@ -388,5 +311,4 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     geometry = conv2d_geometry(shape4, tuple(weight.shape),
                                None if bias is None else tuple(bias.shape),
                                stride, padding, dilation, int(groups))
-    return Conv2d.apply(input, weight, bias, stride=stride, dilation=dilation, geometry=geometry,
-                        groups=int(groups))
+    return Conv2d.apply(input, weight, bias, geometry=geometry)

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from ... import views
 from ...autograd import Function
 from ...backend import matmul as backend_matmul, to_device
 from ...ops import unbroadcast
@@ -157,7 +158,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if input.device.type != "cpu":
         noise = to_device(noise, input.device)
     if inplace:
-        return input._inplace(lambda s: Dropout.apply(s, noise))
+        return views.apply_inplace(input, lambda s: Dropout.apply(s, noise))
     return Dropout.apply(input, noise)
 
 

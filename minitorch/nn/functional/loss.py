@@ -149,7 +149,8 @@ class NLLLoss(Function):
         picked = xp.take_along_axis(x, index, axis=1).squeeze(1)
         losses = xp.where(keep, -w * picked, x.dtype.type(0))  # ignored positions are exactly 0
         total_weight = xp.asarray(w.sum(), dtype=x.dtype)
-        ctx.args = (x.shape, index, w, keep, total_weight, reduction)
+        ctx.in_shape, ctx.index, ctx.weights, ctx.keep = x.shape, index, w, keep
+        ctx.total_weight, ctx.reduction = total_weight, reduction
         if reduction == "none":
             return losses
         loss_sum = xp.asarray(losses.sum(), dtype=x.dtype)
@@ -160,15 +161,14 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, index, w, keep, total_weight, reduction = ctx.args
         xp = array_module(g)
-        if reduction == "mean":
+        if ctx.reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
-                g = g / total_weight
+                g = g / ctx.total_weight
         with np.errstate(invalid="ignore"):
-            g_picked = xp.where(keep, -w * g, g.dtype.type(0))
-        gx = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(gx, index, xp.expand_dims(g_picked, 1), axis=1)
+            g_picked = xp.where(ctx.keep, -ctx.weights * g, g.dtype.type(0))
+        gx = xp.zeros(ctx.in_shape, dtype=g.dtype)
+        xp.put_along_axis(gx, ctx.index, xp.expand_dims(g_picked, 1), axis=1)
         return gx, None, None, None, None
 
 
@@ -515,14 +515,14 @@ class BinaryCrossEntropyWithLogits(Function):
         if w is not None:
             losses = losses * w
         ctx.save_for_backward(x, y)
-        ctx.args = (w, pos_weight, reduction)
+        ctx.weight, ctx.pos_weight, ctx.reduction = w, pos_weight, reduction
         return _reduce(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        w, p, reduction = ctx.args
-        g = _unreduce(g, x.shape, reduction)
+        w, p = ctx.weight, ctx.pos_weight
+        g = _unreduce(g, x.shape, ctx.reduction)
         if w is not None:
             g = g * w
         gx = gy = None

@@ -46,52 +46,16 @@ so it sends no gradient, whereas torch's kernel adds its gradient at that out-of
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ...autograd import Function, is_grad_enabled
 from ...backend import array_module, raw_kernels_for
+from ...backend.geometry import PoolGeometry, max_pool2d_geometry
+from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
-from .conv import fmt_pair, pad2d, pair_argument
+from .conv import pad2d
 
 __all__ = ["max_pool2d", "max_pool2d_with_indices"]
-
-
-def pooling_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
-                        ceil_mode: bool) -> int:
-    """torch's output-size rule for one axis (``pooling_output_shape``)."""
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
-    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1  # the last window would start in the right padding: drop it
-    return out
-
-
-@functools.lru_cache(maxsize=512)
-def max_pool2d_geometry(input_shape, kernel, stride, padding, dilation, ceil_mode):
-    """Check a max_pool2d call and return (OH, OW). ``input_shape`` is 4-D. Cached per signature."""
-    args = (f"input {fmt_shape(input_shape)}, kernel_size={fmt_pair(kernel)}, "
-            f"stride={fmt_pair(stride)}, padding={fmt_pair(padding)}, "
-            f"dilation={fmt_pair(dilation)}")
-    if min(kernel) <= 0:
-        raise RuntimeError(f"max_pool2d: kernel_size must be positive, got ({args})")
-    if min(stride) <= 0:
-        raise RuntimeError(f"max_pool2d: stride must be positive, got ({args})")
-    if min(dilation) <= 0:
-        raise RuntimeError(f"max_pool2d: dilation must be positive, got ({args})")
-    if min(padding) < 0:
-        raise RuntimeError(f"max_pool2d: padding must be non-negative, got ({args})")
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise RuntimeError(f"max_pool2d: padding should be at most half of the kernel size, got "
-                           f"padding={fmt_pair(padding)} for kernel_size={fmt_pair(kernel)}")
-    h, w = input_shape[2:]
-    out = tuple(pooling_output_size(size, k, s, p, d, ceil_mode) for size, k, s, p, d in
-                zip((h, w), kernel, stride, padding, dilation))
-    if min(out) <= 0:
-        raise RuntimeError(f"max_pool2d: the output would be empty ({out[0]}x{out[1]}): the "
-                           f"(dilated) kernel does not fit in the padded input ({args})")
-    return out
 
 
 def first_valid_offset(out_size, kernel, stride, pad, dilation, xp):
@@ -110,57 +74,74 @@ class MaxPool2d(Function):
     Backward: dL/dx = Σ over offsets k of scatter(g · (winner == k)) into the strided slice of
     offset k — every gradient lands on its argmax, overlaps add up.
 
-    ``apply`` returns one tensor, so when ``indices_out`` (a list) is given, forward appends the
-    flat indices h·W + w that ``return_indices`` reports (a non-differentiable output).
+    With ``return_indices`` forward returns two outputs: y and the flat indices h·W + w of each
+    window's maximum (int64, not differentiable: backward gets zeros for it and ignores them).
 
-    On CUDA float32 (``backend.use_raw_kernels``) it runs ``kernels/maxpool2d.cu`` instead: one
-    thread per output scanning its window the same way (same values, same indices), and a
-    backward that gathers each input's gradient from the windows whose argmax it is — the
-    same float32 sums in the same order as the CPU path.
+    On CUDA float32 (``backend.use_raw_kernels``) ``forward_cuda``/``backward_cuda`` run
+    ``kernels/maxpool2d.cu`` instead: one thread per output scanning its window the same way
+    (same values, same indices), and a backward that gathers each input's gradient from the
+    windows whose argmax it is — the same float32 sums in the same order as the CPU path.
     """
-    raw = None  # the kernel wrappers when forward took the CUDA path
 
     @staticmethod
-    def forward(ctx, x, *, kernel, stride, padding, dilation, out_hw, indices_out=None):
-        kernels = raw_kernels_for(x)
-        if kernels is not None:
-            return _max_pool2d_forward_cuda(kernels, ctx, x, kernel, stride, padding, dilation,
-                                            out_hw, indices_out)
-        xp = array_module(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_hw
-        track_winner = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
-        # pad with the smallest value of the dtype on every side windows reach
-        needed_h, needed_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
-        pads = (ph, max(0, needed_h - ph - h), pw, max(0, needed_w - pw - w))
-        lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xpad = pad2d(x, pads, value=lowest)
-        offsets = [(a, b) for a in range(kh) for b in range(kw)]  # torch's scan order
+    def forward(ctx, x, *, geometry: PoolGeometry, return_indices: bool = False):
+        ctx.geometry = geometry
+        ctx.unbatched = x.ndim == 3
+        ctx.kernels = raw_kernels_for(x)  # None: the generic NumPy/CuPy path
+        # the argmax is needed for backward and for return_indices; inference skips it
+        ctx.track_winner = return_indices or (ctx.needs_input_grad[0] and is_grad_enabled())
+        forward = MaxPool2d.forward_cpu if ctx.kernels is None else MaxPool2d.forward_cuda
+        y, indices = forward(ctx, x[None] if ctx.unbatched else x)
+        if ctx.unbatched:
+            y, indices = y[0], (None if indices is None else indices[0])
+        return (y, indices) if return_indices else y
 
-        def window_slice(a, b):
-            return (slice(None), slice(None),
-                    slice(a * dh, a * dh + (oh - 1) * sh + 1, sh),
-                    slice(b * dw, b * dw + (ow - 1) * sw + 1, sw))
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        g4 = grad[None] if ctx.unbatched else grad
+        backward = MaxPool2d.backward_cpu if ctx.kernels is None else MaxPool2d.backward_cuda
+        dx = backward(ctx, g4)
+        return dx[0] if ctx.unbatched else dx
+
+    # ---- CPU (and generic CuPy): a strided running maximum ---------------------------------
+    @staticmethod
+    def window_slice(geo: PoolGeometry, a: int, b: int) -> tuple:
+        """The positions kernel offset (a, b) reads for every window: a strided slice of xpad."""
+        return (slice(None), slice(None),
+                slice(a * geo.dh, a * geo.dh + (geo.OH - 1) * geo.sh + 1, geo.sh),
+                slice(b * geo.dw, b * geo.dw + (geo.OW - 1) * geo.sw + 1, geo.sw))
+
+    @staticmethod
+    def padding_reached(geo: PoolGeometry) -> tuple:
+        """(top, bottom, left, right): the padding rows/columns the windows reach."""
+        needed_h = (geo.OH - 1) * geo.sh + geo.dh * (geo.kh - 1) + 1
+        needed_w = (geo.OW - 1) * geo.sw + geo.dw * (geo.kw - 1) + 1
+        return (geo.ph, max(0, needed_h - geo.ph - geo.H), geo.pw, max(0, needed_w - geo.pw - geo.W))
+
+    @staticmethod
+    def forward_cpu(ctx, x):
+        geo = ctx.geometry
+        xp = array_module(x)
+        # pad with the smallest value of the dtype on every side windows reach
+        lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xpad = pad2d(x, MaxPool2d.padding_reached(geo), value=lowest)
+        offsets = [(a, b) for a in range(geo.kh) for b in range(geo.kw)]  # torch's scan order
 
         # the running maximum starts at offset 0 (a padded −∞ there never wins, as in torch)
-        best = xpad[window_slice(0, 0)].copy()
-        # the winner is needed for backward and for return_indices; inference skips it
-        if track_winner:
-            first_a = first_valid_offset(oh, kh, sh, ph, dh, xp)
-            first_b = first_valid_offset(ow, kw, sw, pw, dw, xp)
-            index_dtype = xp.int16 if kh * kw < 2 ** 15 else xp.int64
-            winner = xp.empty((n, c, oh, ow), dtype=index_dtype)
-            winner[...] = (first_a[:, None] * kw + first_b[None, :]).astype(index_dtype)
+        best = xpad[MaxPool2d.window_slice(geo, 0, 0)].copy()
+        if ctx.track_winner:
+            first_a = first_valid_offset(geo.OH, geo.kh, geo.sh, geo.ph, geo.dh, xp)
+            first_b = first_valid_offset(geo.OW, geo.kw, geo.sw, geo.pw, geo.dw, xp)
+            index_dtype = xp.int16 if geo.kh * geo.kw < 2 ** 15 else xp.int64
+            winner = xp.empty(best.shape, dtype=index_dtype)
+            winner[...] = (first_a[:, None] * geo.kw + first_b[None, :]).astype(index_dtype)
             # scratch buffers reused by every offset (no allocation in the loop)
             better, candidate = xp.empty(best.shape, dtype=bool), xp.empty_like(winner)
             # NaN wins (torch: val > max || isnan(val)); one reduction tells whether to look for it
             check_nan = x.dtype.kind == "f" and bool(xp.isnan(x.max())) if x.size else False
         for k, (a, b) in enumerate(offsets[1:], start=1):
-            values = xpad[window_slice(a, b)]
-            if track_winner:
+            values = xpad[MaxPool2d.window_slice(geo, a, b)]
+            if ctx.track_winner:
                 xp.greater(values, best, out=better)
                 if check_nan:
                     better |= xp.isnan(values)
@@ -171,83 +152,66 @@ class MaxPool2d(Function):
                 xp.maximum(winner, candidate, out=winner)
             # max() keeps a NaN once it is there and takes a new NaN: torch's running value
             xp.maximum(best, values, out=best)
-        if indices_out is not None:
-            indices_out.append(_flat_indices(winner, kernel, stride, padding, dilation, out_hw, w,
-                                             unbatched, xp))
-        if track_winner:
-            ctx.save_for_backward(winner)
-        ctx.geometry = (x.shape, xpad.shape, pads, offsets, window_slice, kernel, stride, dilation,
-                        unbatched)
-        return best[0] if unbatched else best
+        if not ctx.track_winner:
+            return best, None
+        ctx.save_for_backward(winner)
+        return best, _flat_indices(winner, geo, xp)
 
     @staticmethod
-    def backward(ctx, grad):
-        if ctx.raw is not None:
-            return _max_pool2d_backward_cuda(ctx, grad)
-        (x_shape, padded_shape, pads, offsets, window_slice, kernel, stride, dilation,
-         unbatched) = ctx.geometry
+    def backward_cpu(ctx, grad):
+        geo = ctx.geometry
         (winner,) = ctx.saved_tensors
         xp = array_module(grad)
-        if unbatched:
-            grad = grad[None]
-        dxpad = xp.zeros(padded_shape, dtype=grad.dtype)
-        # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual 2x2/2),
-        # every input position is read by at most one (window, offset): assign instead of add
-        overlapping = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
+        top, bottom, left, right = MaxPool2d.padding_reached(geo)
+        dxpad = xp.zeros((geo.N, geo.C, geo.H + top + bottom, geo.W + left + right),
+                         dtype=grad.dtype)
         routed, mask = xp.empty_like(grad), xp.empty(grad.shape, dtype=bool)  # reused scratch
         # g · mask is the fast way to keep g at the winners and 0 elsewhere, but inf · 0 = NaN:
         # an inf/NaN gradient takes the (10x slower) masked select, which leaves exact zeros
         finite = grad.dtype.kind != "f" or bool(xp.isfinite(grad).all())
-        for k, (a, b) in enumerate(offsets):
+        for k in range(geo.kh * geo.kw):
+            window = MaxPool2d.window_slice(geo, *divmod(k, geo.kw))
             xp.equal(winner, k, out=mask)
             if finite:
                 xp.multiply(grad, mask, out=routed)
             else:
                 routed[...] = xp.where(mask, grad, 0)
-            if overlapping:
-                dxpad[window_slice(a, b)] += routed
+            # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual
+            # 2x2/2), every input position is read by at most one (window, offset): assign
+            if geo.overlapping:
+                dxpad[window] += routed
             else:
-                dxpad[window_slice(a, b)] = routed
-        n, c, h, w = x_shape
-        top, _, left, _ = pads
-        dx = dxpad[:, :, top:top + h, left:left + w]
+                dxpad[window] = routed
+        dx = dxpad[:, :, top:top + geo.H, left:left + geo.W]
         if dx.shape != dxpad.shape:
             dx = xp.ascontiguousarray(dx)
-        return dx[0] if unbatched else dx
+        return dx
+
+    # ---- CUDA: kernels/maxpool2d.cu ----------------------------------------------------------
+    @staticmethod
+    def forward_cuda(ctx, x):
+        """One thread per output; the argmax indices are kept for backward when needed."""
+        geo = ctx.geometry
+        y, indices = ctx.kernels.max_pool2d_forward(x, geo.kernel, geo.stride, geo.padding,
+                                                    geo.dilation, geo.out_hw,
+                                                    return_indices=ctx.track_winner)
+        ctx.save_for_backward(indices)
+        return y, indices
+
+    @staticmethod
+    def backward_cuda(ctx, grad):
+        geo = ctx.geometry
+        (indices,) = ctx.saved_tensors
+        return ctx.kernels.max_pool2d_backward(grad, indices, (geo.N, geo.C, geo.H, geo.W),
+                                               geo.kernel, geo.stride, geo.padding, geo.dilation)
 
 
-def _flat_indices(winner, kernel, stride, padding, dilation, out_hw, w, unbatched, xp):
+def _flat_indices(winner, geo: PoolGeometry, xp):
     """return_indices: the flat position (i·sH − pH + a·dH)·W + (j·sW − pW + b·dW) of each
     window's maximum within its input plane, from the winning offset k = a·kW + b."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_hw
-    row = (xp.arange(oh) * sh - ph)[:, None] + (winner // kw).astype(xp.int64) * dh
-    col = (xp.arange(ow) * sw - pw)[None, :] + (winner % kw).astype(xp.int64) * dw
-    indices = row * w + col
-    return indices[0] if unbatched else indices
-
-
-def _max_pool2d_forward_cuda(kernels, ctx, x, kernel, stride, padding, dilation, out_hw,
-                             indices_out):
-    """MaxPool2d.forward on our kernel; the argmax indices are kept for backward when needed."""
-    unbatched = x.ndim == 3
-    x4 = x[None] if unbatched else x
-    need_indices = indices_out is not None or (ctx.needs_input_grad[0] and is_grad_enabled())
-    y, indices = kernels.max_pool2d_forward(x4, kernel, stride, padding, dilation, out_hw,
-                                            return_indices=need_indices)
-    if indices_out is not None:
-        indices_out.append(indices[0] if unbatched else indices)
-    ctx.raw = kernels
-    ctx.save_for_backward(indices)
-    ctx.geometry = (x4.shape, kernel, stride, padding, dilation, unbatched)
-    return y[0] if unbatched else y
-
-
-def _max_pool2d_backward_cuda(ctx, grad):
-    (indices,) = ctx.saved_tensors
-    x_shape, kernel, stride, padding, dilation, unbatched = ctx.geometry
-    dx = ctx.raw.max_pool2d_backward(grad[None] if unbatched else grad, indices, x_shape, kernel,
-                                     stride, padding, dilation)
-    return dx[0] if unbatched else dx
+    row = (xp.arange(geo.OH) * geo.sh - geo.ph)[:, None] + (winner // geo.kw).astype(xp.int64) * geo.dh
+    col = (xp.arange(geo.OW) * geo.sw - geo.pw)[None, :] + (winner % geo.kw).astype(xp.int64) * geo.dw
+    return row * geo.W + col
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
@@ -277,10 +241,5 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     padding = pair_argument(padding, "padding", op)
     dilation = pair_argument(dilation, "dilation", op)
     shape4 = tuple(input.shape) if input.ndim == 4 else (1,) + tuple(input.shape)
-    out_hw = max_pool2d_geometry(shape4, kernel, stride, padding, dilation, bool(ceil_mode))
-    indices_out = [] if return_indices else None
-    out = MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
-                          out_hw=out_hw, indices_out=indices_out)
-    if return_indices:
-        return out, Tensor._make(indices_out[0])
-    return out
+    geometry = max_pool2d_geometry(shape4, kernel, stride, padding, dilation, bool(ceil_mode))
+    return MaxPool2d.apply(input, geometry=geometry, return_indices=bool(return_indices))

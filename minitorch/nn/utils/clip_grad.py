@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ... import views
 from ...backend import array_module
 from ...tensor import Tensor
 
@@ -77,7 +78,7 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     # Python scalars do not change the dtype, so a float32 norm gives a float32 factor (as torch)
     coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for g in grads:
-        g._writable()
+        views.check_writable(g)
         g._data *= coef.astype(g._data.dtype)  # torch multiplies by the factor cast to g's dtype
         g._bump_version()
 
@@ -96,7 +97,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient entry into [−clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     for g in _grads_of(parameters):
-        g._writable()
+        views.check_writable(g)
         xp = array_module(g._data)
         xp.clip(g._data, -clip_value, clip_value, out=g._data)
         g._bump_version()
