@@ -22,15 +22,19 @@ the sum of the gradients of all its consumers (fan-out accumulates), returns one
 and passes each on to that input's node. Unless ``retain_graph`` is set, a node frees its saved
 arrays after use; a second backward through it raises.
 
+Several outputs
+---------------
+``forward`` may return a tuple of arrays (``max_pool2d`` with ``return_indices``); ``apply``
+then returns a tuple of Tensors, each knowing its ``output_nr``. Integer outputs, and float
+outputs passed to ``ctx.mark_non_differentiable``, get no gradient. ``backward`` receives one
+gradient per output — zeros for an output the loss did not use — as torch's does.
+
 In-place safety
 ---------------
 Every Tensor has a version counter that in-place ops bump (views share their base's counter). A
 node remembers the versions of the tensors whose arrays it saved; if one changed before backward
-reads it, backward raises instead of silently using the modified values.
-
-A recorded in-place op (``y.mul_(w)`` with grad on) runs out of place on a copy of y, writes the
-result into y's memory (so views of y see it) and makes y the output of the new node; on a view
-it writes through to the base (``Tensor._commit`` and ``Tensor._write_back``).
+reads it, backward raises instead of silently using the modified values. The bookkeeping of views
+and recorded in-place ops lives in ``views.py``.
 """
 from __future__ import annotations
 
@@ -125,9 +129,9 @@ class enable_grad(_GradMode):
 class Node:
     """Something backward visits: a Function call or a leaf's AccumulateGrad.
 
-    ``next_functions`` has one ``(node, output_nr)`` pair per input, as in torch: the node that
-    produced the input and which of its outputs the input is; ``(None, 0)`` for an input that
-    needs no gradient.
+    ``next_functions`` has one ``(node, output_nr)`` pair per tensor input, as in torch: the
+    node that produced the input and which of its outputs the input is; ``(None, 0)`` for an
+    input that needs no gradient.
     """
     next_functions: tuple = ()
     n_outputs: int = 1
@@ -180,10 +184,14 @@ class Function(Node):
     marks a float output as not differentiable either (torch's rule for, e.g., indices).
     """
 
-    # set on the node by apply
+    # set on the node by apply. next_functions and input_shapes list the tensor (and array)
+    # arguments, as torch's next_functions do; _edges and _shapes have one entry per positional
+    # argument, aligned with what backward returns
     needs_input_grad: tuple = ()
     next_functions: tuple = ()
     input_shapes: tuple = ()
+    _edges: tuple = ()
+    _shapes: tuple = ()
     outputs: tuple = ()  # an OutputMeta per output
     _saved = ()
     _saved_versions = ()
@@ -257,9 +265,11 @@ class Function(Node):
         results = tuple(Tensor._make(o, requires_grad=record and d)
                         for o, d in zip(outs, differentiable))
         if record:
-            ctx.next_functions = tuple(a._graph_edge() if n else _NO_EDGE
-                                       for a, n in zip(args, needs))
-            ctx.input_shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+            ctx._edges = tuple(a._graph_edge() if n else _NO_EDGE for a, n in zip(args, needs))
+            ctx._shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+            operand = [isinstance(a, Tensor) or hasattr(a, "shape") for a in args]
+            ctx.next_functions = tuple(e for e, o in zip(ctx._edges, operand) if o)
+            ctx.input_shapes = tuple(sh for sh, o in zip(ctx._shapes, operand) if o)
             ctx.outputs = tuple(OutputMeta(tuple(o.shape), o.dtype, d)
                                 for o, d in zip(outs, differentiable))
             ctx.n_outputs = len(outs)
@@ -356,10 +366,10 @@ def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
             in_grads = type(node).backward(node, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        if len(in_grads) != len(node.next_functions):
+        if len(in_grads) != len(node._edges):
             raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
-                               f"{len(node.next_functions)} inputs")
-        for (parent, nr), gi, shape in zip(node.next_functions, in_grads, node.input_shapes):
+                               f"{len(node._edges)} inputs")
+        for (parent, nr), gi, shape in zip(node._edges, in_grads, node._shapes):
             if parent is None or gi is None:
                 continue
             if tuple(gi.shape) != tuple(shape):

@@ -26,14 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import AccumulateGrad, topological_order
+from .backend.shapes import fmt_shape
 
 __all__ = ["draw_graph", "render_dot"]
 
 _FORMATS = ("svg", "png", "pdf")
-
-
-def _shape_text(shape) -> str:
-    return str(tuple(int(n) for n in shape))
 
 
 def _quote(text: str) -> str:
@@ -64,7 +61,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}")
     if not tensor.requires_grad:
-        raise ValueError(f"draw_graph: the tensor of shape {_shape_text(tensor.shape)} does not "
+        raise ValueError(f"draw_graph: the tensor of shape {fmt_shape(tensor.shape)} does not "
                          f"require grad, so it has no backward graph to draw")
     if format is not None and format not in _FORMATS:
         raise ValueError(f"draw_graph: format must be None (DOT text) or one of {_FORMATS}, "
@@ -95,7 +92,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
         nid = ids[id(node)]
         if isinstance(node, AccumulateGrad):
             t = node.variable
-            label = [names.get(id(t), "leaf"), f"{_shape_text(t.shape)} {t.dtype.name}",
+            label = [names.get(id(t), "leaf"), f"{fmt_shape(t.shape)} {t.dtype.name}",
                      f"requires_grad={t.requires_grad}"]
             if show_grad_norms:
                 label.append(_grad_norm(t))
@@ -106,7 +103,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
                 shape, dt = meta[0], np.dtype(meta[1]).name
             else:
                 shape, dt = produced.get(id(node), ((), None))
-            label = [node.name(), _shape_text(shape) + ("" if dt is None else f" {dt}")]
+            label = [node.name(), fmt_shape(shape) + ("" if dt is None else f" {dt}")]
             fill = "#ffd7a8" if node is root else "#eeeeee"
             style = f'shape=box, style="filled", fillcolor="{fill}"'
             for (parent, _), shape_in in zip(node.next_functions, node.input_shapes):
@@ -115,7 +112,7 @@ def draw_graph(tensor, show_grad_norms: bool = False, format: str | None = None,
                 elif shape_in is not None:  # a tensor input that does not require grad
                     cid = f"c{n_inputs}"
                     n_inputs += 1
-                    text = f"input {_shape_text(shape_in)}\nrequires_grad=False"
+                    text = f"input {fmt_shape(shape_in)}\nrequires_grad=False"
                     lines.append(f"  {cid} [label={_quote(text)}, shape=box, "
                                  f'style="dashed", color="#888888", fontcolor="#555555"];')
                     edges.append((cid, nid))

@@ -769,3 +769,140 @@ def test_version_counter_counts_in_place_ops():
         return x._version - v0
 
     assert both(run) == [7, 7]
+
+
+# ---------------------------------------------------------------------------------------------
+# The graph as torch shows it: next_functions holds (node, output_nr) pairs
+# ---------------------------------------------------------------------------------------------
+def _graph_signature(root):
+    """Every node reachable from ``root`` as (name without torch's version digit, its
+    next_functions as (name or None, output_nr) pairs), in a fixed depth-first order."""
+    out, stack, seen = [], [root], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        name = type(node).__name__ if type(node).__name__ == "AccumulateGrad" else node.name()
+        edges = tuple((None if n is None else n.name().rstrip("0123456789"), nr)
+                      for n, nr in node.next_functions)
+        out.append((name.rstrip("0123456789"), edges))
+        stack.extend(n for n, _ in reversed(node.next_functions))
+    return out
+
+
+GRAPH_PROGRAMS = {
+    "tanh_of_product": lambda L, x, w: (x * w).tanh().sum(),
+    "constant_operand": lambda L, x, w: (x * 2.0 + w).exp().mean(),
+    "input_without_grad": lambda L, x, w: (x * w.detach()).sum(),
+    "matmul_relu": lambda L, x, w: (x[None] @ w[:, None]).relu().sum(),
+}
+
+
+@pytest.mark.parametrize("program", sorted(GRAPH_PROGRAMS))
+def test_next_functions_are_node_and_output_number_pairs_like_torch(program):
+    fn = GRAPH_PROGRAMS[program]
+    t_out = fn(torch, leaf([0.5, -1.0, 2.0], L=torch), leaf([1.5, 0.5, -0.25], L=torch))
+    m_out = fn(minitorch, leaf([0.5, -1.0, 2.0]), leaf([1.5, 0.5, -0.25]))
+    t_sig, m_sig = _graph_signature(t_out.grad_fn), _graph_signature(m_out.grad_fn)
+    # torch names a few nodes differently (AddBackward0 for x + w, ViewBackward0 for x[None]...):
+    # the shapes of the graphs must agree, node for node
+    assert [len(e) for _, e in m_sig] == [len(e) for _, e in t_sig]
+    assert [[nr for _, nr in e] for _, e in m_sig] == [[nr for _, nr in e] for _, e in t_sig]
+    assert [[n is None for n, _ in e] for _, e in m_sig] == [[n is None for n, _ in e]
+                                                            for _, e in t_sig]
+    assert [n for n, _ in m_sig].count("AccumulateGrad") == \
+        [n for n, _ in t_sig].count("AccumulateGrad")
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions with several outputs
+# ---------------------------------------------------------------------------------------------
+class ScaleAndTotal(Function):
+    """Two outputs: y1 = a·x and y2 = Σ x.   dL/dx = a·g1 + g2 (g2 broadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, a):
+        ctx.a = a
+        return x * a, x.sum()
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        return g1 * ctx.a + g2, None
+
+
+class ValueAndFloatIndex(Function):
+    """y = max(x) and its position as a float that is marked non-differentiable."""
+
+    @staticmethod
+    def forward(ctx, x):
+        k = int(np.argmax(x))
+        ctx.shape, ctx.k = x.shape, k
+        position = np.asarray(float(k))
+        ctx.mark_non_differentiable(position)
+        return x.reshape(-1)[k].copy(), position
+
+    @staticmethod
+    def backward(ctx, g, g_position):
+        assert not g_position.any()  # the non-differentiable output gets zeros
+        dx = np.zeros(ctx.shape, dtype=g.dtype)
+        dx.reshape(-1)[ctx.k] = g
+        return dx
+
+
+@pytest.mark.parametrize("use", ["first", "second", "both"])
+def test_multi_output_function_gets_a_gradient_per_output(use):
+    x = leaf([[1.0, -2.0], [0.5, 3.0]])
+    y1, y2 = ScaleAndTotal.apply(x, 3.0)
+    assert y1.grad_fn is y2.grad_fn and y1.grad_fn.name() == "ScaleAndTotalBackward"
+    cot = minitorch.tensor([[0.25, -1.0], [2.0, 0.5]], dtype=minitorch.float64)
+    loss = {"first": lambda: (y1 * cot).sum(), "second": lambda: y2 * 4.0,
+            "both": lambda: (y1 * cot).sum() + y2 * 4.0}[use]()
+    loss.backward()
+    # the same function written with torch's ops: y1 = 3x, y2 = Σ x
+    xt = leaf([[1.0, -2.0], [0.5, 3.0]], L=torch)
+    t1, t2 = xt * 3.0, xt.sum()
+    cott = torch.tensor(cot.numpy())
+    {"first": lambda: (t1 * cott).sum(), "second": lambda: t2 * 4.0,
+     "both": lambda: (t1 * cott).sum() + t2 * 4.0}[use]().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_retain_grad_on_the_second_output_of_a_function():
+    x = leaf([1.0, 2.0, 3.0])
+    y1, y2 = ScaleAndTotal.apply(x, 2.0)
+    y2.retain_grad()
+    y1.retain_grad()
+    (y1.sum() + 5.0 * y2).backward()
+    assert y2.grad.item() == 5.0
+    np.testing.assert_array_equal(y1.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [7.0, 7.0, 7.0])
+
+
+def test_mark_non_differentiable_output_has_no_history():
+    x = leaf([[1.0, 4.0], [2.0, 3.0]])
+    value, position = ValueAndFloatIndex.apply(x)
+    assert value.requires_grad and value.grad_fn is not None
+    assert not position.requires_grad and position.grad_fn is None
+    assert position.item() == 1.0
+    (value * 2.0).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 2.0], [0.0, 0.0]])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        position.backward()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_indices_are_a_non_differentiable_second_output(dtype):
+    rng = np.random.default_rng(5)
+    x_np = rng.permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6).astype(np.float64)  # no ties
+    x = leaf(x_np, dtype)
+    out, idx = minitorch.nn.functional.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
+    xt = leaf(x_np, dtype, L=torch)
+    t_out, t_idx = torch.nn.functional.max_pool2d(xt, 3, stride=2, padding=1, return_indices=True)
+    assert out.grad_fn is not None and idx.grad_fn is None and not idx.requires_grad
+    assert idx.dtype == minitorch.int64
+    np.testing.assert_array_equal(idx.numpy(), t_idx.numpy())
+    cot = rng.standard_normal(tuple(out.shape))
+    (out * minitorch.tensor(cot).to(out.dtype)).sum().backward()
+    (t_out * torch.tensor(cot).to(t_out.dtype)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6)

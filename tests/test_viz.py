@@ -53,7 +53,7 @@ def test_cnn_loss_graph_nodes_edges_labels(cnn_loss):
     leaves = {v.split("\n")[0]: v for v in nodes.values() if "requires_grad=True" in v}
     assert set(leaves) == {name for name, _ in model.named_parameters()}     # 12 parameters
     inputs = [v for v in nodes.values() if v.startswith("input ")]
-    assert inputs == ["input (2, 3, 32, 32)\nrequires_grad=False"]
+    assert inputs == ["input (2,3,32,32)\nrequires_grad=False"]
     assert len(nodes) == 17 + 12 + 1
     # one edge per tensor input of every op: conv 3·3, relu 5, pool 3, reshape 1, linear 3·3,
     # log_softmax 1, nll_loss 1 (its target is not a tensor input of the graph)
@@ -63,12 +63,12 @@ def test_cnn_loss_graph_nodes_edges_labels(cnn_loss):
     label = {k: v for k, v in nodes.items()}
     conv1 = next(k for k, v in label.items() if v.startswith("conv1.weight"))
     conv1_op = [b for a, b in edges if a == conv1]
-    assert len(conv1_op) == 1 and label[conv1_op[0]] == "Conv2dBackward\n(2, 32, 32, 32) float32"
-    assert label[conv1] == "conv1.weight\n(32, 3, 3, 3) float32\nrequires_grad=True"
+    assert len(conv1_op) == 1 and label[conv1_op[0]] == "Conv2dBackward\n(2,32,32,32) float32"
+    assert label[conv1] == "conv1.weight\n(32,3,3,3) float32\nrequires_grad=True"
     root = [k for k in nodes if not any(a == k for a, _ in edges)]
     assert [label[k] for k in root] == ["NLLLossBackward\n() float32"]
-    assert "MaxPool2dBackward\n(2, 128, 4, 4) float32" in label.values()
-    assert "ReshapeBackward\n(2, 2048) float32" in label.values()
+    assert "MaxPool2dBackward\n(2,128,4,4) float32" in label.values()
+    assert "ReshapeBackward\n(2,2048) float32" in label.values()
 
 
 def test_leaf_count_matches_torch(cnn_loss):
@@ -103,7 +103,7 @@ def test_dropout_in_training_mode_adds_a_node():
     loss = minitorch.nn.functional.cross_entropy(model(minitorch.randn(1, 3, 32, 32)),
                                                  minitorch.tensor([2]))
     nodes, _ = parse_dot(draw_graph(loss))
-    assert sum(v.startswith("DropoutBackward\n(1, 1024)") for v in nodes.values()) == 1
+    assert sum(v.startswith("DropoutBackward\n(1,1024)") for v in nodes.values()) == 1
 
 
 def test_deep_chain_is_drawn_iteratively():

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..backend.shapes import pair_argument
 from ..creation import tensor as _tensor, from_numpy
 from ..random import default_generator
 from ..tensor import Tensor, where
@@ -223,16 +224,6 @@ class Resize:
                 f"max_size={self.max_size})")
 
 
-def _pair(size, who: str) -> tuple[int, int]:
-    if isinstance(size, numbers.Integral):
-        return int(size), int(size)
-    if isinstance(size, Sequence) and len(size) == 1:
-        return int(size[0]), int(size[0])
-    if isinstance(size, Sequence) and len(size) == 2:
-        return int(size[0]), int(size[1])
-    raise ValueError(f"{who}: size should be an int or a sequence of 1 or 2 ints, got {size!r}")
-
-
 class RandomCrop:
     """Crop a random ``size = (h, w)`` window, after optional padding.
 
@@ -249,7 +240,7 @@ class RandomCrop:
 
     def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0,
                  padding_mode: str = "constant") -> None:
-        self.size = _pair(size, "RandomCrop")
+        self.size = pair_argument(size, "size", "RandomCrop")
         if padding is not None:
             F.parse_padding(padding)
         if padding_mode not in F._PAD_MODES:

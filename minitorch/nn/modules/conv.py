@@ -8,7 +8,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-from .utils import _pair
+from ...backend.shapes import pair_argument
 
 __all__ = ["Conv2d"]
 
@@ -43,7 +43,7 @@ class Conv2d(Module):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                                  "{'valid', 'same'}")
-            if padding == "same" and any(s != 1 for s in _pair(stride)):
+            if padding == "same" and pair_argument(stride, "stride", "Conv2d") != (1, 1):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         valid_modes = ("zeros", "reflect", "replicate", "circular")
         if padding_mode not in valid_modes:
@@ -54,10 +54,11 @@ class Conv2d(Module):
                                       "in minitorch; only 'zeros' is")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = pair_argument(kernel_size, "kernel_size", "Conv2d")
+        self.stride = pair_argument(stride, "stride", "Conv2d")
+        self.padding = padding if isinstance(padding, str) else pair_argument(padding, "padding",
+                                                                              "Conv2d")
+        self.dilation = pair_argument(dilation, "dilation", "Conv2d")
         self.transposed = False
         self.output_padding = (0, 0)
         self.groups = groups
