@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: demo test test-thorough kernels clean
+.PHONY: demo test test-thorough lint kernels clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ demo: $(VENV)/.demo
 # oversubscribe the cores (measured 3-15x slower conv matmuls on a loaded 2-core machine).
 TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-test: $(VENV)/.test kernels
+test: $(VENV)/.test lint kernels
 	$(TEST_ENV) $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider
+
+# ruff, configured in pyproject.toml (pyflakes, bugbear, import order, syntax errors)
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
 
 test-thorough: $(VENV)/.test
 	$(TEST_ENV) MINITORCH_HYPOTHESIS=thorough $(PY) -m pytest -q -n $(JOBS)
