@@ -2,7 +2,7 @@
 batches of the embedded digits) and prints its loss and held-out accuracy; the linear regression's
 reloaded model predicts exactly what the trained one did; and each example's network, written
 torch-style, computes what the very same class text computes under torch and has the parameters of
-its twin in ``minitorch.vision.models``.
+its counterpart in ``minitorch.vision.models``.
 
 The subprocesses run with ``OPENBLAS_NUM_THREADS=1``: ``pytest -n 2`` already keeps both CI cores
 busy, and two BLAS threads per process on top of that made the runs several times slower.
@@ -19,14 +19,14 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torch_compare import assert_close
 
 import minitorch
 from minitorch.vision.models import build_model
-from torch_compare import assert_close
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
-# file stem -> (model class, constructor kwargs, input C x H x W, twin in vision.models)
+# file stem -> (model class, constructor kwargs, input C x H x W, counterpart in vision.models)
 CNN_EXAMPLES = {
     "simple_cnn": ("SimpleCNN", {}, (3, 32, 32), "simple_cnn"),
     "cifar_net": ("Net", {}, (3, 32, 32), "cifar_net"),
@@ -103,8 +103,8 @@ def test_linear_regression_quick_reloads_exactly():
 
 
 @pytest.mark.parametrize("name", list(CNN_EXAMPLES))
-def test_example_network_is_its_torch_text_and_its_models_twin(name):
-    cls_name, kwargs, (c, h, w), twin = CNN_EXAMPLES[name]
+def test_example_network_is_its_torch_text_and_its_models_counterpart(name):
+    cls_name, kwargs, (c, h, w), counterpart = CNN_EXAMPLES[name]
     module = load_example(name)
     minitorch.manual_seed(0)
     mine = getattr(module, cls_name)(**kwargs).double().eval()
@@ -125,9 +125,9 @@ def test_example_network_is_its_torch_text_and_its_models_twin(name):
 
     # the corrected architecture is the one minitorch.vision.models builds for this input
     shapes = {k: tuple(v.shape) for k, v in mine.state_dict().items()}
-    twin_shapes = {k: tuple(v.shape)
-                   for k, v in build_model(twin, c, 10, h).state_dict().items()}
-    assert shapes == twin_shapes
+    counterpart_shapes = {k: tuple(v.shape)
+                          for k, v in build_model(counterpart, c, 10, h).state_dict().items()}
+    assert shapes == counterpart_shapes
 
 
 def test_imagenet_cnn_defaults_are_the_documents_sizes():

@@ -7,10 +7,10 @@ and every parameter must agree: float64 to ~1e-9, float32 to ~1e-4 (relative, on
 import numpy as np
 import pytest
 import torch
-
-import minitorch
 from seed_models import cifar_net, simple_cnn
 from torch_compare import assert_close
+
+import minitorch
 
 TOL = {"float64": 1e-9, "float32": 1e-4}
 
