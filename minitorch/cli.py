@@ -7,16 +7,31 @@
     python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
 
 Every run prints one line per epoch and, at the end, a per-class metrics table; with ``--out DIR``
-it writes ``metrics.json``, ``curves.png`` and ``confusion_matrix.png`` there.
+it writes ``metrics.json``, ``curves.png`` and ``confusion_matrix.png`` there (each atomically).
+``--out`` and ``--checkpoint`` are checked before training starts.
+
+A mistake the user can fix (an option value, a path, a data file) is reported in one line with a
+hint, without a traceback; ``--debug`` or ``MINITORCH_DEBUG=1`` adds the traceback.
+Exit status: 0 done; 1 the test accuracy is below ``--expect-accuracy``; 2 a usage error (as
+argparse's); 3 the loss became NaN or infinite (the checkpoint keeps the last good weights;
+``--allow-nonfinite`` trains on instead).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from dataclasses import asdict
 
+from .serialization import CheckpointError
+from .training.errors import CommandError
 from .training.loop import TrainConfig
+from .vision.datasets.vision import DatasetCorruptError
+
+# What main() reports in one line: mistakes and environments the user can fix, not bugs.
+USER_ERRORS = (CommandError, OSError, CheckpointError, DatasetCorruptError)
 
 
 def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
@@ -68,11 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "batches and show both (needs torch installed)")
     train.add_argument("--expect-accuracy", type=float, default=None,
                        help="exit with status 1 if the test accuracy ends below this (0-1)")
-    train.add_argument("--crash-after-steps", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--allow-nonfinite", action="store_true",
+                       help="train on when the loss becomes NaN or infinite (default: stop, "
+                            "exit status 3); non-finite weights are never checkpointed")
 
     finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9")
     from .training.finetune import add_finetune_arguments
     add_finetune_arguments(finetune)
+    for command in (train, finetune):
+        command.add_argument("--debug", action="store_true",
+                             help="show the traceback of an error (also: MINITORCH_DEBUG=1)")
     return parser
 
 
@@ -82,15 +102,22 @@ def import_torch():
     try:
         return importlib.import_module("torch")
     except ImportError as e:
-        raise SystemExit(f"--compare-torch needs torch (pip install 'minitorch[test]'): {e}")
+        raise SystemExit(f"--compare-torch needs torch (pip install 'minitorch[test]'): "
+                         f"{e}") from None
 
 
 def run_train(args) -> dict:
     from .training.data import load_data
+    from .training.files import check_writable_file, check_writable_folder
     from .training.loop import fit
     from .training.report import metrics_table, write_report
     cfg = TrainConfig(**{k: v for k, v in vars(args).items()
-                         if k not in ("command", "expect_accuracy")})
+                         if k not in ("command", "expect_accuracy", "debug")})
+    cfg.check()
+    if cfg.out_dir:
+        check_writable_folder(cfg.out_dir, "--out")
+    if cfg.checkpoint:
+        check_writable_file(cfg.checkpoint, "--checkpoint")
     torch = import_torch() if cfg.compare_torch else None
     data = load_data(cfg.dataset, cfg.data_root, cfg.image_size, cfg.val_fraction, cfg.seed,
                      cfg.limit_train)
@@ -109,6 +136,27 @@ def run_train(args) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("MINITORCH_DEBUG", "") not in ("", "0")
+    try:
+        return run_command(args)
+    except USER_ERRORS as e:
+        if debug:
+            traceback.print_exc()
+        print(f"minitorch {args.command}: error: {describe(e)}", file=sys.stderr)
+        hint = getattr(e, "hint", None)
+        more = "" if debug else "--debug (or MINITORCH_DEBUG=1) shows the traceback"
+        print(f"hint: {'; '.join(h for h in (hint, more) if h)}", file=sys.stderr)
+        return getattr(e, "exit_status", 2)
+
+
+def describe(e: BaseException) -> str:
+    """One line for an error: an OSError as ``path: reason``, anything else as its message."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e)
+
+
+def run_command(args) -> int:
     if args.command == "train":
         result = run_train(args)
         if args.expect_accuracy is not None and result["test_acc"] < args.expect_accuracy:

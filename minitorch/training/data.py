@@ -12,6 +12,7 @@ import numpy as np
 from ..creation import from_numpy
 from ..random import Generator
 from ..utils.data import TensorDataset, random_split
+from .errors import UsageError
 
 
 def _as_nchw(data) -> np.ndarray:
@@ -28,7 +29,9 @@ def _as_nchw(data) -> np.ndarray:
 
 def load_arrays(name: str, root, image_size):
     """((x_train, y_train), (x_test, y_test), (channels, classes, size)) for ``name`` in
-    digits | mnist | cifar10; x standardised with the training set's mean and std."""
+    digits | mnist | cifar10; x standardised with the training set's mean and std. The class
+    count is the dataset's own (``.classes``); a label outside 0..classes-1 is refused, not
+    taken as a reason to widen the model."""
     from ..vision import datasets, functional
     if name == "digits":
         train, test = (datasets.Digits(train=t, size=image_size or 8) for t in (True, False))
@@ -37,7 +40,7 @@ def load_arrays(name: str, root, image_size):
     elif name == "cifar10":
         train, test = (datasets.CIFAR10(root, train=t) for t in (True, False))
     else:
-        raise ValueError(f"unknown dataset {name!r}; choose digits, mnist or cifar10")
+        raise UsageError(f"unknown dataset {name!r}", hint="choose digits, mnist or cifar10")
     x_train, x_test = _as_nchw(train.data), _as_nchw(test.data)
     if name != "digits" and image_size and image_size != x_train.shape[-1]:
         x_train, x_test = (functional.resize(x, (image_size, image_size)) for x in (x_train, x_test))
@@ -45,7 +48,13 @@ def load_arrays(name: str, root, image_size):
     x_train, x_test = ((x - mean) / std for x in (x_train, x_test))
     y_train, y_test = (np.asarray(d.targets.numpy() if hasattr(d.targets, "numpy") else d.targets,
                                   dtype=np.int64) for d in (train, test))
-    classes = int(max(y_train.max(), y_test.max())) + 1
+    classes = len(train.classes)
+    for split, y in (("training", y_train), ("test", y_test)):
+        bad = y[(y < 0) | (y >= classes)]
+        if bad.size:
+            raise UsageError(f"{name}: the {split} set has label {bad[0]} ({bad.size} labels "
+                             f"outside 0..{classes - 1}); the dataset has {classes} classes",
+                             hint="the label file is corrupt or belongs to another dataset")
     return ((x_train.astype(np.float32), y_train), (x_test.astype(np.float32), y_test),
             (x_train.shape[1], classes, x_train.shape[-1]))
 
@@ -59,7 +68,7 @@ def load_data(name: str, root, image_size, val_fraction: float, seed: int, limit
     train = TensorDataset(from_numpy(x_train), from_numpy(y_train))
     test = TensorDataset(from_numpy(x_test), from_numpy(y_test))
     if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise UsageError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     val = None
     if val_fraction > 0:
         train, val = random_split(train, [1 - val_fraction, val_fraction],

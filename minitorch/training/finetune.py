@@ -25,7 +25,6 @@ when the tasks share structure and the new data is scarce; measure it, as this c
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from ..random import Generator, default_generator
 from ..serialization import load, save
 from ..utils.data import DataLoader, TensorDataset
 from .data import load_arrays
+from .files import check_writable_file
 from .loop import evaluate, train_step
 
 
@@ -99,6 +99,7 @@ def run_finetune(args, log=print) -> dict:
     from ..vision.models import build_model
     from .loop import resolve_device
     device = resolve_device(args.device)
+    check_writable_file(args.checkpoint, "--checkpoint")
     (x_train, y_train), (x_test, y_test), (c, _, size) = load_arrays("digits", None,
                                                                      args.image_size)
     task_a, task_b = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
@@ -114,7 +115,6 @@ def run_finetune(args, log=print) -> dict:
     train_epochs(model, optim.Adam(model.parameters(), lr=args.lr), a_train,
                  args.pretrain_epochs, device)
     acc_a = accuracy(model, a_test, device)
-    os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
     save(model.state_dict(), args.checkpoint)
     log(f"pretrained {args.model} on digits 0-4 for {args.pretrain_epochs} epochs: "
         f"{100 * acc_a:.1f}% on held-out 0-4; saved {args.checkpoint}")

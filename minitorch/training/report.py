@@ -1,13 +1,19 @@
 """What a training run leaves behind: a metrics table on the terminal, ``metrics.json`` and PNG
-plots of the loss and accuracy curves and of the confusion matrix (matplotlib, when installed)."""
+plots of the loss and accuracy curves and of the confusion matrix (matplotlib, when installed).
+
+Every file is written atomically (``files.write_atomically``): a full disk or a crash leaves the
+previous report whole. ``metrics.json`` is strict JSON: a NaN or infinite number (a run that
+diverged under ``--allow-nonfinite``) is written as ``null``."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
 
 from .. import metrics
+from .files import write_atomically
 
 
 def summarize(result: dict, config: dict) -> dict:
@@ -21,13 +27,26 @@ def summarize(result: dict, config: dict) -> dict:
         "test": {"loss": result["test_loss"], "accuracy": result["test_acc"],
                  "macro_precision": precision, "macro_recall": recall, "macro_f1": f1,
                  "per_class": {name: [float(v) for v in t.numpy()]
-                               for name, t in zip(("precision", "recall", "f1"), per_class)},
+                               for name, t in zip(("precision", "recall", "f1"), per_class,
+                                                  strict=True)},
                  "confusion_matrix": metrics.confusion_matrix(preds, targets, c).numpy().tolist()},
     }
     if "torch_test_acc" in result:
         summary["torch_test"] = {"loss": result["torch_test_loss"],
                                  "accuracy": result["torch_test_acc"]}
     return summary
+
+
+def finite_or_null(value):
+    """``value`` with every NaN or infinite float replaced by None (JSON ``null``): Python's
+    json writes them as ``NaN``/``Infinity``, which strict JSON parsers reject."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def metrics_table(result: dict) -> str:
@@ -46,8 +65,8 @@ def write_report(result: dict, config: dict, out_dir: str, log=print) -> list[st
     os.makedirs(out_dir, exist_ok=True)
     summary = summarize(result, config)
     path = os.path.join(out_dir, "metrics.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    text = json.dumps(finite_or_null(summary), indent=2, allow_nan=False) + "\n"
+    write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
     written = [path]
     try:
         import matplotlib  # noqa: PLC0415  (optional: pip install 'minitorch[demo]')
@@ -81,10 +100,16 @@ def _plot_curves(plt, history, path):
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(plt, fig, path)
     return path
+
+
+def _save_figure(plt, fig, path):
+    fig.tight_layout()
+    try:
+        write_atomically(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    finally:
+        plt.close(fig)
 
 
 def _plot_confusion(plt, cm, path):
@@ -96,7 +121,5 @@ def _plot_confusion(plt, cm, path):
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test)",
            xticks=range(cm.shape[1]), yticks=range(cm.shape[0]))
     fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(plt, fig, path)
     return path
