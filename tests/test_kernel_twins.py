@@ -1,28 +1,34 @@
 """The CUDA kernels' index math, proven on the CPU through their NumPy twins.
 
-``minitorch.backend.kernels`` runs a kernel's twin (``minitorch.backend.kernel_twins``: the
-kernel's formulas for thread → tile position, k → (c, r, s), column → (n, p, q), edge guards,
-float4-or-scalar choice, shared-memory stages, fragments and epilogue, executed over the 256
-threads of each block) when it is handed NumPy arrays, through the same argument preparation
-and launch plan as on the GPU. The twins assert that every access is in bounds and aligned and
-that shared memory is used race-free; these tests compare the results with NumPy and torch and
-require every output element to be written exactly once. Sizes are small, with 1, 17, 33 and
+Every test here runs with ``minitorch.testing.kernel_twins.TwinLauncher`` installed as the
+kernel launcher (the autouse fixture ``twins``): ``minitorch.backend.kernels`` then takes NumPy
+arrays and hands each launch to the kernel's twin (the kernel's formulas for thread → tile
+position, k → (c, r, s), column → (n, p, q), edge guards, float4-or-scalar choice,
+shared-memory stages, fragments and epilogue, executed over the 256 threads of each block),
+after the same argument preparation and launch plan as on the GPU. The twins assert that every
+access is in bounds and aligned and that shared memory is used race-free; these tests compare
+the results with NumPy and torch and require every output element to be written exactly once. Sizes are small, with 1, 17, 33 and
 tile non-multiples, so that every edge path runs.
 
 What this cannot show: that the CUDA C++ matches its twin line for line (review), and anything
 about the hardware — those are tests/test_cuda.py's job, on a GPU.
 """
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_compare import assert_close, check
 
 import minitorch
-from minitorch.backend import kernel_twins, kernels
+from minitorch.backend import kernels
 from minitorch.backend.geometry import max_pool2d_geometry
-from torch_compare import assert_close, check
+from minitorch.testing.kernel_twins import TwinLauncher
 
 RNG = np.random.default_rng(0)
 
@@ -31,17 +37,19 @@ def randn(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
 
-def launched(prefix):
+def launched(twins, prefix):
     """The arrays of the most recent launch whose entry starts with ``prefix``."""
-    entries = [e for e in kernel_twins.last_launch if e.startswith(prefix)]
+    entries = [e for e in twins.last_launch if e.startswith(prefix)]
     assert entries, f"no {prefix} kernel was launched"
-    return kernel_twins.last_launch[entries[-1]]
+    return twins.last_launch[entries[-1]]
 
 
 @pytest.fixture(autouse=True)
-def fresh_launch_log():
-    kernel_twins.last_launch.clear()
-    yield
+def twins():
+    """Every test runs the kernels on their NumPy twins: a fresh launcher (an empty launch log)
+    installed for the test, the GPU launcher back afterwards."""
+    with kernels.use_launcher(TwinLauncher()) as launcher:
+        yield launcher
 
 
 @pytest.fixture(params=["128x128", "64x64"])
@@ -86,6 +94,29 @@ def test_every_entry_point_the_wrappers_launch_is_defined():
         assert re.search(rf"\n{name}\(", pool), name
 
 
+def test_every_kernel_is_bounded_to_the_block_the_wrappers_launch():
+    """THREADS comes from the tiles of gemm_tile.cuh; the pooling and split-K kernels state
+    their block size only in ``__launch_bounds__``, which must agree."""
+    for module in ("sgemm", "conv2d", "maxpool2d"):
+        bounds = re.findall(r"__launch_bounds__\((\d+)", kernels.kernel_source(module))
+        assert bounds and all(int(b) == kernels.THREADS for b in bounds), (module, bounds)
+
+
+def test_the_tiles_are_read_from_the_header(monkeypatch, tmp_path):
+    """gemm_tile.cuh is the one source of the tile constants: a changed typedef changes them."""
+    header = (kernels.kernel_dir() / "gemm_tile.cuh").read_text()
+    assert kernels.read_tiles(header) == {"TileL": kernels.TILE_L, "TileS": kernels.TILE_S}
+    (tmp_path / "sgemm.cu").write_text("// a copy")
+    (tmp_path / "gemm_tile.cuh").write_text(
+        header.replace("Tile<64, 64, 16, 4, 4, 16> TileS", "Tile<32, 128, 16, 2, 8, 16> TileS"))
+    monkeypatch.setenv("MINITORCH_KERNEL_DIR", str(tmp_path))
+    assert kernels._header_tiles() == (kernels.TILE_L, kernels.Tile("32x128", 32, 128, 16, 2, 8),
+                                       256)
+    (tmp_path / "gemm_tile.cuh").write_text(header.replace("> TileS;", "> TileSmall;"))
+    with pytest.raises(RuntimeError, match="defines no TileS"):
+        kernels._header_tiles()
+
+
 def test_kernel_dir_is_found_from_the_package_or_the_environment(monkeypatch, tmp_path):
     repo_kernels = kernels.kernel_dir()
     assert (repo_kernels / "gemm_tile.cuh").is_file() and repo_kernels.name == "kernels"
@@ -122,12 +153,41 @@ def test_kernel_sources_compile_with_nvrtc_as_cupy_would():
 
 
 # ---------------------------------------------------------------------------------------------
+# The launcher seam: NumPy arrays reach the twins only through an installed test launcher
+# ---------------------------------------------------------------------------------------------
+def test_numpy_arrays_are_refused_without_a_test_launcher(twins):
+    a, b = randn(3, 4), randn(4, 2)
+    with kernels.use_launcher(kernels.CudaLauncher()):
+        with pytest.raises(TypeError, match=r"need CuPy arrays, got NumPy arrays \(a, b\).*"
+                                            r"use_launcher"):
+            kernels.matmul(a, b)
+        with pytest.raises(TypeError, match=r"\(weight, x\)"):
+            kernels.conv2d_forward(randn(1, 2, 5, 5), randn(3, 2, 3, 3), None)
+    assert kernels.launcher is twins and not twins.last_launch
+    assert kernels.matmul(a, b).shape == (3, 2) and twins.last_launch
+
+
+def test_the_runtime_never_imports_the_test_support():
+    """A fresh interpreter: import minitorch and the kernel wrappers, run a conv net forward and
+    backward; minitorch.testing stays unloaded and the GPU launcher stays installed."""
+    code = ("import sys, minitorch, minitorch.backend.kernels as k\n"
+            "x = minitorch.randn(2, 3, 8, 8, requires_grad=True)\n"
+            "minitorch.nn.functional.max_pool2d(minitorch.nn.functional.conv2d(x, minitorch.randn("
+            "4, 3, 3, 3)), 2).sum().backward()\n"
+            "assert type(k.launcher).__name__ == 'CudaLauncher'\n"
+            "print(sorted(m for m in sys.modules if m.startswith('minitorch.testing')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
 # SGEMM
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (17, 33, 17), (33, 17, 33), (1, 33, 5),
                                    (130, 129, 9), (64, 64, 16)])
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
-def test_sgemm_twin_matches_numpy_at_edge_sizes(tile, m, n, k, ta, tb):
+def test_sgemm_twin_matches_numpy_at_edge_sizes(twins, tile, m, n, k, ta, tb):
     a = randn(k, m) if ta else randn(m, k)
     b = randn(n, k) if tb else randn(k, n)
     c = kernels.matmul(a, b, ta, tb)
@@ -135,15 +195,15 @@ def test_sgemm_twin_matches_numpy_at_edge_sizes(tile, m, n, k, ta, tb):
     assert_close64(c, ref, f"{m}x{n}x{k} ta={ta} tb={tb} tile {tile.name}")
     # (a size-1 operand is contiguous either way and may take the other kernel: both are right)
     if min(m, n, k) > 1:
-        assert f"sgemm_{tile.name}_{'t' if ta else 'n'}{'t' if tb else 'n'}" in kernel_twins.last_launch
-    launch = launched(f"sgemm_{tile.name}_")
+        assert f"sgemm_{tile.name}_{'t' if ta else 'n'}{'t' if tb else 'n'}" in twins.last_launch
+    launch = launched(twins, f"sgemm_{tile.name}_")
     assert (launch["C"].writes.reshape(c.shape) == 1).all()
 
 
-def test_sgemm_vectorises_aligned_operands_and_not_misaligned_ones(tile):
+def test_sgemm_vectorises_aligned_operands_and_not_misaligned_ones(twins, tile):
     a, b = randn(40, 32), randn(32, 36)
     kernels.matmul(a, b)
-    launch = launched("sgemm")
+    launch = launched(twins, "sgemm")
     assert launch["A"].float4 > 0 and launch["B"].float4 > 0 and launch["C"].float4 > 0
     # a view that starts one float in: 4 bytes past a 16-byte boundary, so only scalar loads
     buf = randn(40 * 32 + 1)
@@ -151,14 +211,14 @@ def test_sgemm_vectorises_aligned_operands_and_not_misaligned_ones(tile):
     assert a1.__array_interface__["data"][0] % 16 != 0
     c = kernels.matmul(a1, b)
     assert_close64(c, a1.astype(np.float64) @ b, "misaligned a")
-    assert launched("sgemm")["A"].float4 == 0 and launched("sgemm")["B"].float4 > 0
+    assert launched(twins, "sgemm")["A"].float4 == 0 and launched(twins, "sgemm")["B"].float4 > 0
     # K not a multiple of 4: rows of A are not 16-byte aligned, scalar path for A
     kernels.matmul(randn(40, 33), randn(33, 36))
-    assert launched("sgemm")["A"].float4 == 0
+    assert launched(twins, "sgemm")["A"].float4 == 0
 
 
 @pytest.mark.parametrize("entry", ["sgemm_128x128_nn", "sgemm_64x64_nn", "sgemm_64x64_tt"])
-def test_sgemm_kernel_respects_leading_dimensions_wider_than_the_matrix(entry):
+def test_sgemm_kernel_respects_leading_dimensions_wider_than_the_matrix(twins, entry):
     """Launched directly (the wrapper always passes packed matrices): rows padded to a leading
     dimension that is a multiple of 4 while K and N are not. The padding holds NaN, so a float4
     load that strays past the matrix (NaN · 0 = NaN) or a store into it shows up."""
@@ -171,7 +231,7 @@ def test_sgemm_kernel_respects_leading_dimensions_wider_than_the_matrix(entry):
     a = padded(k, m, m + 3) if ta else padded(m, k, k + pad)
     b = padded(n, k, k + pad) if tb else padded(k, n, n + 7)
     c = np.full((m, n + 3), -7.0, dtype=np.float32)
-    kernel_twins.launch(entry, (-(-n // 64), -(-m // 64), 1) if "64x64" in entry
+    twins.launch("sgemm", entry, (-(-n // 64), -(-m // 64), 1) if "64x64" in entry
                         else (-(-n // 128), -(-m // 128), 1), (256, 1, 1),
                         (a, b, c, *kernels._i32(m, n, k, a.shape[1], b.shape[1], c.shape[1]),
                          np.int64(0), np.int64(0), np.int64(0), np.int32(1)))
@@ -179,7 +239,7 @@ def test_sgemm_kernel_respects_leading_dimensions_wider_than_the_matrix(entry):
     lb = b[:, :k].T if tb else b[:, :n]
     assert_close64(c[:, :n], la.astype(np.float64) @ lb, entry)
     assert (c[:, n:] == -7.0).all()
-    assert launched(entry)["A"].float4 > 0
+    assert launched(twins, entry)["A"].float4 > 0
 
 
 @pytest.mark.parametrize("sa,sb", [((3, 17, 5), (5, 9)), ((2, 3, 17, 5), (3, 5, 9)),
@@ -193,24 +253,24 @@ def test_sgemm_wrapper_batching_and_broadcasting_follow_numpy(sa, sb):
     assert_close64(c, ref, f"{sa} @ {sb}")
 
 
-def test_sgemm_wrapper_reads_transposed_views_in_place_and_copies_other_layouts():
+def test_sgemm_wrapper_reads_transposed_views_in_place_and_copies_other_layouts(twins):
     base = randn(2, 9, 17)
     at = np.swapaxes(base, 1, 2)                       # (2, 17, 9), a transposed view
     b = randn(9, 6)
     assert_close64(kernels.matmul(at, b), np.matmul(at.astype(np.float64), b), "transposed view")
-    assert "sgemm_64x64_nn" in kernel_twins.last_launch  # folded, the view made contiguous
+    assert "sgemm_64x64_nn" in twins.last_launch  # folded, the view made contiguous
     b3 = randn(2, 9, 6)
     kernels.matmul(at, b3)
-    assert any(e.endswith("_tn") for e in kernel_twins.last_launch)  # read in place
+    assert any(e.endswith("_tn") for e in twins.last_launch)  # read in place
     strided = randn(17, 18)[:, ::2]                    # neither layout: copied
     assert_close64(kernels.matmul(strided, b), strided.astype(np.float64) @ b, "strided")
 
 
-def test_sgemm_wrapper_handles_empty_and_zero_k():
+def test_sgemm_wrapper_handles_empty_and_zero_k(twins):
     assert kernels.matmul(randn(0, 3), randn(3, 4)).shape == (0, 4)
     z = kernels.matmul(randn(3, 0), randn(0, 4))
     assert z.shape == (3, 4) and not z.any()
-    assert not kernel_twins.last_launch
+    assert not twins.last_launch
 
 
 def test_sgemm_launches_big_batches_in_chunks_of_65535(monkeypatch):
@@ -261,42 +321,42 @@ def conv_reference(x, w, b, stride, padding, dilation, groups, g):
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_twins_match_torch(tile, case):
+def test_conv2d_twins_match_torch(twins, tile, case):
     n, c, h, w, o, r, s, stride, padding, dilation, groups = case
     x, wt, b = randn(n, c, h, w), randn(o, c // groups, r, s), randn(o)
     y = kernels.conv2d_forward(x, wt, b, stride, padding, dilation, groups)
     g = randn(*y.shape)
     y_ref, dx_ref, dw_ref = conv_reference(x, wt, b, stride, padding, dilation, groups, g)
     assert_close64(y, y_ref, "forward")
-    assert (launched("conv2d_fwd")["y"].writes == 1).all()
+    assert (launched(twins, "conv2d_fwd")["y"].writes == 1).all()
     dx = kernels.conv2d_backward_data(g, wt, x.shape, stride, padding, dilation, groups)
     assert_close64(dx, dx_ref, "backward-data")
-    assert (launched("conv2d_bwd_data")["dx"].writes == 1).all()
+    assert (launched(twins, "conv2d_bwd_data")["dx"].writes == 1).all()
     dw = kernels.conv2d_backward_weight(g, x, wt.shape, stride, padding, dilation, groups)
     assert_close64(dw, dw_ref, "backward-weight")
 
 
-def test_conv2d_backward_weight_split_k_covers_the_batch_once(monkeypatch):
+def test_conv2d_backward_weight_split_k_covers_the_batch_once(twins, monkeypatch):
     """Many splits (a small SM count would give few; 132 gives many here): each partial slice is
     written once, the reduction writes dw once, and the sum equals torch's."""
     x, w = randn(4, 3, 17, 17), randn(8, 3, 3, 3)
     g = randn(4, 8, 17, 17)
     dw = kernels.conv2d_backward_weight(g, x, w.shape, 1, 1, 1, 1)
-    splits, chunk = kernels.plan_splitk(4 * 17 * 17, 1, kernels.DEFAULT_SM_COUNT, 16, 65535)
+    splits, chunk = kernels.plan_splitk(4 * 17 * 17, 1, twins.multiprocessors(), 16, 65535)
     assert splits > 1
-    assert (launched("conv2d_bwd_weight")["out"].writes == 1).all()
-    assert launched("conv2d_bwd_weight")["out"].flat.size == splits * w.size
-    assert (launched("splitk_reduce")["out"].writes == 1).all()
+    assert (launched(twins, "conv2d_bwd_weight")["out"].writes == 1).all()
+    assert launched(twins, "conv2d_bwd_weight")["out"].flat.size == splits * w.size
+    assert (launched(twins, "splitk_reduce")["out"].writes == 1).all()
     assert_close64(dw, conv_reference(x, w, None, 1, 1, 1, 1, g)[2], "split-K dw")
 
 
-def test_conv2d_bias_is_optional_and_vector_stores_need_a_multiple_of_4_plane():
+def test_conv2d_bias_is_optional_and_vector_stores_need_a_multiple_of_4_plane(twins):
     x, w = randn(1, 2, 4, 4), randn(3, 2, 3, 3)
     y = kernels.conv2d_forward(x, w, None, 1, 1, 1, 1)            # P·Q = 16: float4 stores
-    assert launched("conv2d_fwd")["y"].float4 > 0
+    assert launched(twins, "conv2d_fwd")["y"].float4 > 0
     assert_close64(y, conv_reference(x, w, None, 1, 1, 1, 1, np.zeros((1, 3, 4, 4)))[0], "no bias")
     kernels.conv2d_forward(randn(1, 2, 5, 5), w, None, 1, 1, 1, 1)   # P·Q = 25: scalar stores
-    assert launched("conv2d_fwd")["y"].float4 == 0
+    assert launched(twins, "conv2d_fwd")["y"].float4 == 0
 
 
 @given(n=st.integers(1, 3), cg=st.integers(1, 4), og=st.integers(1, 5), groups=st.integers(1, 2),
@@ -345,7 +405,7 @@ def pair(v):
 
 
 @pytest.mark.parametrize("case", POOL_CASES)
-def test_max_pool2d_twins_equal_the_cpu_path_and_torch_bit_for_bit(case):
+def test_max_pool2d_twins_equal_the_cpu_path_and_torch_bit_for_bit(twins, case):
     shape, k, s, p, d, ceil = case
     x = randn(*shape)
     if x.size > 8:
@@ -353,7 +413,7 @@ def test_max_pool2d_twins_equal_the_cpu_path_and_torch_bit_for_bit(case):
         x.reshape(-1)[9] = np.nan                     # a NaN always wins
     out_hw = max_pool2d_geometry(shape, pair(k), pair(s), pair(p), pair(d), ceil).out_hw
     y, ind = kernels.max_pool2d_forward(x, k, s, p, d, out_hw)
-    assert (launched("max_pool2d_fwd")["y"].writes == 1).all()
+    assert (launched(twins, "max_pool2d_fwd")["y"].writes == 1).all()
     xt = minitorch.tensor(x, requires_grad=True)
     y_cpu, ind_cpu = minitorch.nn.functional.max_pool2d(xt, k, s, p, d, ceil, return_indices=True)
     np.testing.assert_array_equal(y, y_cpu.detach().numpy())
@@ -365,14 +425,14 @@ def test_max_pool2d_twins_equal_the_cpu_path_and_torch_bit_for_bit(case):
     g = randn(*y.shape)
     y_cpu.backward(minitorch.tensor(g))
     dx = kernels.max_pool2d_backward(g, ind, shape, k, s, p, d)
-    assert (launched("max_pool2d_bwd")["dx"].writes == 1).all()
+    assert (launched(twins, "max_pool2d_bwd")["dx"].writes == 1).all()
     np.testing.assert_array_equal(dx, xt.grad.numpy())   # same float32 sums, same order
 
 
-def test_max_pool2d_forward_can_skip_the_indices():
+def test_max_pool2d_forward_can_skip_the_indices(twins):
     y, ind = kernels.max_pool2d_forward(randn(1, 1, 4, 4), 2, 2, 0, 1, (2, 2),
                                         return_indices=False)
-    assert ind is None and not launched("max_pool2d_fwd")["ind"].writes.any()
+    assert ind is None and not launched(twins, "max_pool2d_fwd")["ind"].writes.any()
 
 
 @given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 12), w=st.integers(1, 12),
@@ -433,12 +493,12 @@ def test_max_pool2d_twins_hypothesis(n, c, h, w, kh, kw, sh, sw, dh, dw, ceil, d
     (lambda: kernels.max_pool2d_backward(randn(1, 2, 2, 2), np.zeros((1, 2, 2, 2), np.int64),
                                          (1, 1, 4, 4), 2, 2, 0, 1), ValueError, ["(1,2,2,2)"]),
 ])
-def test_bad_input_raises_before_launch_naming_the_shapes(call, error, words):
+def test_bad_input_raises_before_launch_naming_the_shapes(twins, call, error, words):
     with pytest.raises(error) as info:
         call()
     for word in words:
         assert word in str(info.value), (word, str(info.value))
-    assert not kernel_twins.last_launch
+    assert not twins.last_launch
 
 
 def test_tensors_of_2_31_elements_or_more_are_refused(monkeypatch):
@@ -447,7 +507,7 @@ def test_tensors_of_2_31_elements_or_more_are_refused(monkeypatch):
         kernels.conv2d_forward(randn(1, 2, 8, 8), randn(2, 2, 3, 3))
 
 
-def test_gemm_extents_leave_a_tile_of_room_below_2_31(monkeypatch):
+def test_gemm_extents_leave_a_tile_of_room_below_2_31(twins, monkeypatch):
     """Edge tiles form int32 indices up to a tile past M, N, K (n0 + frag_col + 3, k0 + kc + 3):
     the wrappers refuse extents within TILE_OVERSHOOT of 2^31 (here 2^31 is played by 300)."""
     monkeypatch.setattr(kernels, "INT32_MAX", 300)
@@ -456,7 +516,7 @@ def test_gemm_extents_leave_a_tile_of_room_below_2_31(monkeypatch):
         kernels.matmul(randn(2, 3), randn(3, limit + 1))
     with pytest.raises(ValueError, match=f"reduction over \\(N, P, Q\\) has length {limit + 1}"):
         kernels.conv2d_backward_weight(randn(1, 1, 5, 9), randn(1, 1, 5, 9), (1, 1, 1, 1))
-    assert not kernel_twins.last_launch
+    assert not twins.last_launch
     c = kernels.matmul(randn(2, 3), randn(3, limit))  # at the limit: runs
     assert c.shape == (2, limit)
 
@@ -491,23 +551,23 @@ def kernels_on_numpy(monkeypatch):
     (lambda L, x: L.nn.functional.max_pool2d(x, 3, 2, 1), [(2, 3, 9, 7)]),
     (lambda L, x: L.nn.functional.max_pool2d(x, 2), [(3, 8, 8)]),
 ])
-def test_ops_take_the_kernel_path_and_match_torch(kernels_on_numpy, fn, shapes):
+def test_ops_take_the_kernel_path_and_match_torch(twins, kernels_on_numpy, fn, shapes):
     arrays = [RNG.permutation(int(np.prod(s))).reshape(s).astype(np.float32) / 10
               for s in shapes]
     check(fn, *arrays, dtype="float32")
-    assert kernel_twins.last_launch, "the kernel path was not taken"
+    assert twins.last_launch, "the kernel path was not taken"
 
 
-def test_max_pool2d_return_indices_on_the_kernel_path(kernels_on_numpy):
+def test_max_pool2d_return_indices_on_the_kernel_path(twins, kernels_on_numpy):
     x = RNG.permutation(2 * 8 * 8).reshape(1, 2, 8, 8).astype(np.float32)
     y, ind = minitorch.nn.functional.max_pool2d(minitorch.tensor(x), 2, return_indices=True)
     y_t, ind_t = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
     assert_close(y, y_t, "float32")
     np.testing.assert_array_equal(ind.numpy(), ind_t.numpy())
-    assert "max_pool2d_fwd" in kernel_twins.last_launch
+    assert "max_pool2d_fwd" in twins.last_launch
 
 
-def test_a_training_step_of_the_simple_cnn_on_the_kernel_path(kernels_on_numpy):
+def test_a_training_step_of_the_simple_cnn_on_the_kernel_path(twins, kernels_on_numpy):
     """SimpleCNN (conv → relu → pool → linear), one SGD step on a batch of 2, through the twins:
     loss and every parameter match torch."""
     from seed_models import simple_cnn
@@ -528,4 +588,4 @@ def test_a_training_step_of_the_simple_cnn_on_the_kernel_path(kernels_on_numpy):
     for name, p in m_model.named_parameters():
         assert_close(p, t_params[name], "float32", rtol=1e-4, what=name)
     for entry in ("conv2d_fwd", "conv2d_bwd_weight", "max_pool2d_fwd", "max_pool2d_bwd", "sgemm"):
-        launched(entry)
+        launched(twins, entry)

@@ -12,9 +12,17 @@ the benchmark baseline.
 Loading: each ``.cu`` file is read as text, its ``#include "…"`` lines are replaced by the
 included files (so CuPy's compile cache, which hashes the source text, sees every change), and
 the text is compiled once per device by ``cupy.RawModule`` (NVRTC, ``-std=c++17``) and cached.
-The folder is found, in order: ``$MINITORCH_KERNEL_DIR``; ``kernels/`` beside the ``minitorch``
-package (a source checkout and ``pip install -e .``); ``minitorch/backend/cuda/`` (where a wheel
-build would copy them). The kernels are not package data of a regular wheel.
+The folder is found, in order: ``$MINITORCH_KERNEL_DIR``; ``minitorch/backend/cuda/`` (an
+installed wheel: setup.py ships the repository's ``kernels/`` there as package data);
+``kernels/`` beside the ``minitorch`` package (a source checkout and ``pip install -e .``).
+
+Tile constants: ``kernels/gemm_tile.cuh`` is their only source. Its ``typedef Tile<BM, BN, BK,
+TM, TN, KU> TileL;`` and ``TileS`` lines are read when this module is imported, from the folder
+the kernels are compiled from, and become :data:`TILE_L`, :data:`TILE_S` (and :data:`TILES`) and
+:data:`THREADS` (TY·TX threads per block, the same for both tiles; the header static_asserts
+256). Changing a tile is an edit of the header alone. What cannot be read from the header is
+tested instead (tests/test_kernel_twins.py): every entry point the wrappers launch is defined,
+and every ``__launch_bounds__`` of the sources equals THREADS.
 
 Wrappers: every public function here checks shapes, dtypes (float32 only: anything else raises
 TypeError — the ops never send other dtypes), index ranges (every count a kernel indexes with
@@ -23,19 +31,24 @@ the shapes; bad input is never an illegal memory access. Inputs are made C-conti
 (``ascontiguousarray``: a raw kernel sees only the data pointer), scalars go as ``np.int32`` /
 ``np.int64``. Outputs are new arrays.
 
-NumPy arrays: every wrapper also accepts NumPy arrays and then runs the kernel's NumPy twin
-(:mod:`minitorch.backend.kernel_twins`, the same index math executed on the CPU; slow, for
-tests) through exactly the same argument preparation and launch plan. So the CPU test suite
-checks this module's logic, not only the twins.
+Launching: a wrapper plans a launch — module, entry point, grid, block, arguments — and hands
+it to the installed :data:`launcher` (any object with :class:`Launcher`'s attributes). The
+default, :class:`CudaLauncher`, compiles with ``cupy.RawModule`` and launches on the current
+GPU; it takes CuPy arrays, and a NumPy array handed to a wrapper raises TypeError. A test
+installs a CPU stand-in for a ``with`` block, ``use_launcher(TwinLauncher())``:
+``minitorch.testing.kernel_twins.TwinLauncher`` runs each kernel's NumPy twin (the same index
+math, with bounds, alignment and race checks) on NumPy arrays, behind exactly the same checks
+and launch plan. The runtime never imports ``minitorch.testing``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -44,15 +57,14 @@ from .geometry import ConvGeometry, conv2d_geometry
 from .shapes import ArgumentError, fmt_shape, pair_argument
 
 __all__ = ["matmul", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
-           "max_pool2d_forward", "max_pool2d_backward", "kernel_dir", "kernel_source"]
+           "max_pool2d_forward", "max_pool2d_backward", "kernel_dir", "kernel_source",
+           "Launcher", "CudaLauncher", "use_launcher"]
 
-THREADS = 256               # every kernel here runs 256-thread blocks
 INT32_MAX = 2 ** 31 - 1
 GRID_YZ_MAX = 65535         # CUDA's limit on gridDim.y and gridDim.z
 # An edge tile forms int32 indices up to one tile (<= 128) plus a float4 (4) past the end of M,
 # N or K (e.g. n0 + frag_col + 3, k0 + kc + 3): sizes must leave this much room below 2^31.
 TILE_OVERSHOOT = 256
-DEFAULT_SM_COUNT = 132      # an H100 SXM; used for planning when the twins run (no device)
 NVRTC_OPTIONS = ("-std=c++17",)
 
 
@@ -82,11 +94,6 @@ class Tile(NamedTuple):
         return self.BN + 4
 
 
-TILE_L = Tile("128x128", 128, 128, 8, 8, 8)
-TILE_S = Tile("64x64", 64, 64, 16, 4, 4)
-TILES = {t.name: t for t in (TILE_L, TILE_S)}
-
-
 # ---------------------------------------------------------------------------------------------
 # Finding, reading and compiling the sources
 # ---------------------------------------------------------------------------------------------
@@ -95,8 +102,8 @@ def _candidate_dirs():
     here = Path(__file__).resolve().parent
     if env:
         yield Path(env)
+    yield here / "cuda"                       # an installed wheel (package data)
     yield here.parent.parent / "kernels"      # the repository (and an editable install)
-    yield here / "cuda"                       # copied next to this module
 
 
 def kernel_dir() -> Path:
@@ -135,19 +142,53 @@ def kernel_source(name: str) -> str:
     return expand(folder / f"{name}.cu")
 
 
-_modules: dict = {}
+_TILE_TYPEDEF = re.compile(r"^\s*typedef\s+Tile<([^<>]*)>\s+(\w+)\s*;", re.MULTILINE)
 
 
-def _raw_function(module: str, entry: str):
-    """The compiled kernel ``entry`` of ``kernels/<module>.cu`` on the current device (each
-    module is compiled once per device and cached; CuPy also caches the binary on disk)."""
-    cp = cupy_module(required=True)
-    key = (module, cp.cuda.Device().id)
-    mod = _modules.get(key)
-    if mod is None:
-        mod = cp.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
-        _modules[key] = mod
-    return mod.get_function(entry)
+def read_tiles(header: str) -> dict:
+    """{C++ name: Tile} for every ``typedef Tile<BM, BN, BK, TM, TN, KU> Name;`` line of
+    ``header`` (the text of gemm_tile.cuh; KU, an unroll factor, does not concern the launch)."""
+    tiles = {}
+    for args, cxx_name in _TILE_TYPEDEF.findall(header):
+        bm, bn, bk, tm, tn, _ku = (int(v) for v in args.split(","))
+        tiles[cxx_name] = Tile(f"{bm}x{bn}", bm, bn, bk, tm, tn)
+    return tiles
+
+
+def _header_tiles():
+    """(TileL, TileS, threads per block) as gemm_tile.cuh defines them."""
+    path = kernel_dir() / "gemm_tile.cuh"
+    tiles = read_tiles(path.read_text())
+    missing = sorted({"TileL", "TileS"} - tiles.keys())
+    if missing:
+        raise RuntimeError(f"{path} defines no {' or '.join(missing)} (typedef Tile<...> Name;)")
+    threads = {t.TY * t.TX for t in tiles.values()}
+    if len(threads) != 1:
+        raise RuntimeError(f"{path}: the tiles run different block sizes {sorted(threads)}; the "
+                           f"launch wrappers use one")
+    return tiles["TileL"], tiles["TileS"], threads.pop()
+
+
+TILE_L, TILE_S, THREADS = _header_tiles()   # THREADS: every kernel here runs THREADS-thread blocks
+TILES = {t.name: t for t in (TILE_L, TILE_S)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Launching: the installed launcher runs what the wrappers planned
+# ---------------------------------------------------------------------------------------------
+class Launcher(Protocol):
+    """What runs a planned launch. ``array_kind`` names the arrays it takes: ``"cupy"`` (the
+    GPU) or ``"numpy"`` (a CPU stand-in for tests); the wrappers refuse any other kind."""
+
+    array_kind: str
+
+    def multiprocessors(self) -> int:
+        """The multiprocessor count the wrappers plan grids and split-K for."""
+
+    def launch(self, module: str, entry: str, grid: tuple, block: tuple, args: tuple) -> None:
+        """Run ``extern "C"`` kernel ``entry`` of ``kernels/<module>.cu`` on ``grid`` blocks of
+        ``block`` threads with ``args``: C-contiguous arrays first, then ``np.int32`` /
+        ``np.int64`` scalars, as the kernel's signature declares."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -156,30 +197,68 @@ def _device_sm_count(device_id: int) -> int:
     return int(cp.cuda.Device(device_id).attributes["MultiProcessorCount"])
 
 
-def sm_count(xp) -> int:
-    """Multiprocessors of the current device (DEFAULT_SM_COUNT for NumPy, the twins)."""
-    if xp is np:
-        return DEFAULT_SM_COUNT
-    return _device_sm_count(xp.cuda.Device().id)
+class CudaLauncher:
+    """The default launcher: the kernels on the current GPU, through CuPy. Each module is
+    compiled once per device by ``cupy.RawModule`` (NVRTC with NVRTC_OPTIONS; CuPy also caches
+    the binary on disk)."""
+
+    array_kind = "cupy"
+
+    def __init__(self):
+        self._modules = {}   # (module, device id) -> cupy.RawModule
+
+    def multiprocessors(self) -> int:
+        cp = cupy_module(required=True)
+        return _device_sm_count(cp.cuda.Device().id)
+
+    def function(self, module: str, entry: str):
+        """The compiled kernel ``entry`` of ``kernels/<module>.cu`` on the current device."""
+        cp = cupy_module(required=True)
+        key = (module, cp.cuda.Device().id)
+        compiled = self._modules.get(key)
+        if compiled is None:
+            compiled = cp.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
+            self._modules[key] = compiled
+        return compiled.get_function(entry)
+
+    def launch(self, module: str, entry: str, grid: tuple, block: tuple, args: tuple) -> None:
+        self.function(module, entry)(tuple(grid), tuple(block), args)
+
+
+launcher: Launcher = CudaLauncher()   # read at every wrapper call; replace with use_launcher
+
+
+@contextlib.contextmanager
+def use_launcher(new: Launcher):
+    """Run every kernel launch inside the ``with`` block through ``new`` (a test's CPU stand-in,
+    e.g. ``minitorch.testing.kernel_twins.TwinLauncher()``); the previous launcher is back on
+    exit. Yields ``new``."""
+    global launcher
+    previous, launcher = launcher, new
+    try:
+        yield new
+    finally:
+        launcher = previous
+
+
+def sm_count() -> int:
+    """Multiprocessors to plan for: the installed launcher's."""
+    return launcher.multiprocessors()
 
 
 def _launch(module: str, entry: str, grid: tuple, args: tuple) -> None:
-    """Launch ``entry`` with 256-thread blocks: on the GPU for CuPy arrays, as the NumPy twin for
-    NumPy arrays (the first argument, always an array, decides)."""
+    """Hand the planned launch of ``entry`` (THREADS-thread blocks) to the installed launcher."""
     for i, g in enumerate(grid):  # the wrappers planned the grid within CUDA's limits
         assert 1 <= g <= (INT32_MAX if i == 0 else GRID_YZ_MAX), f"{entry}: bad grid {grid}"
-    if isinstance(args[0], np.ndarray):
-        from . import kernel_twins
-        kernel_twins.launch(entry, grid, (THREADS, 1, 1), args)
-        return
-    _raw_function(module, entry)(tuple(int(g) for g in grid), (THREADS, 1, 1), args)
+    launcher.launch(module, entry, tuple(int(g) for g in grid), (THREADS, 1, 1), args)
 
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks shared by the wrappers
 # ---------------------------------------------------------------------------------------------
 def _array_module(op: str, **arrays):
-    """NumPy or CuPy, the same for every (non-None) array; TypeError for anything else."""
+    """NumPy or CuPy, the same for every (non-None) array and the kind the installed launcher
+    takes; TypeError for anything else (NumPy arrays without a test launcher among them)."""
     cp = cupy_module(required=False)
     modules = set()
     for name, a in arrays.items():
@@ -194,7 +273,17 @@ def _array_module(op: str, **arrays):
     if len(modules) > 1:
         raise TypeError(f"{op}: all arrays must live on one device, got a mix of NumPy and CuPy "
                         f"arrays ({', '.join(sorted(arrays))})")
-    return cp if modules == {"cupy"} else np
+    kind, = modules
+    if kind != launcher.array_kind:
+        names = ", ".join(sorted(name for name, a in arrays.items() if a is not None))
+        if kind == "numpy":
+            raise TypeError(f"{op}: the CUDA kernels need CuPy arrays, got NumPy arrays ({names}); "
+                            f"NumPy arrays run here only in tests, under a CPU stand-in installed "
+                            f"with minitorch.backend.kernels.use_launcher (such as "
+                            f"minitorch.testing.kernel_twins.TwinLauncher)")
+        raise TypeError(f"{op}: the installed launcher {type(launcher).__name__} runs on "
+                        f"{launcher.array_kind} arrays, got {kind} arrays ({names})")
+    return cp if kind == "cupy" else np
 
 
 def _check_float32(op: str, **arrays):
@@ -308,7 +397,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     A, ta, lda, stride_a = _gemm_operand(xp, la, gemm_batch)
     B, tb, ldb, stride_b = _gemm_operand(xp, lb, gemm_batch)
     c = xp.empty((batch, m, n), dtype=np.float32)
-    tile = choose_tile(m, n, batch, sm_count(xp))
+    tile = choose_tile(m, n, batch, sm_count())
     grid_y = _cdiv(m, tile.BM)
     if grid_y > GRID_YZ_MAX:
         raise ValueError(f"{op}: {shapes}: M={m} needs {grid_y} row tiles of {tile.BM}, more than "
@@ -375,7 +464,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     bias_arg = weight if bias is None else xp.ascontiguousarray(bias)
     og, npix = geo.O // geo.G, geo.N * geo.P * geo.Q
     _check_reduction(op, geo.C // geo.G * geo.R * geo.S, "(C/groups, R, S)")
-    tile = choose_tile(og, npix, geo.G, sm_count(xp))
+    tile = choose_tile(og, npix, geo.G, sm_count())
     grid = _conv_grid(op, tile, npix, og, geo.G)
     _launch("conv2d", f"conv2d_fwd_{tile.name}", grid,
             (x, weight, bias_arg, y, *geo.ints(), np.int32(bias is not None)))
@@ -402,7 +491,7 @@ def conv2d_backward_data(grad, weight, input_shape, stride=1, padding=0, dilatio
     grad, weight = xp.ascontiguousarray(grad), xp.ascontiguousarray(weight)
     cg, npix = geo.C // geo.G, geo.N * geo.H * geo.W
     _check_reduction(op, geo.O // geo.G * geo.R * geo.S, "(O/groups, R, S)")
-    tile = choose_tile(cg, npix, geo.G, sm_count(xp))
+    tile = choose_tile(cg, npix, geo.G, sm_count())
     grid = _conv_grid(op, tile, npix, cg, geo.G)
     _launch("conv2d", f"conv2d_bwd_data_{tile.name}", grid, (grad, weight, dx, *geo.ints()))
     return dx
@@ -440,14 +529,14 @@ def conv2d_backward_weight(grad, x, weight_shape, stride=1, padding=0, dilation=
     _check_reduction(op, k, "(N, P, Q)")
     tile = TILE_S if og <= 64 or kg <= 64 else TILE_L
     blocks = _cdiv(og, tile.BM) * _cdiv(kg, tile.BN) * geo.G
-    splits, chunk = plan_splitk(k, blocks, sm_count(xp), tile.BK,
+    splits, chunk = plan_splitk(k, blocks, sm_count(), tile.BK,
                                 max_splits=min(GRID_YZ_MAX // geo.G, INT32_MAX // dw.size))
     out = dw if splits == 1 else xp.empty((splits,) + dw.shape, dtype=np.float32)
     grid = _conv_grid(op, tile, kg, og, geo.G * splits)
     _launch("conv2d", f"conv2d_bwd_weight_{tile.name}", grid,
             (grad, x, out, *geo.ints(), np.int32(chunk)))
     if splits > 1:
-        blocks_r = min(_cdiv(dw.size, THREADS), 32 * sm_count(xp))
+        blocks_r = min(_cdiv(dw.size, THREADS), 32 * sm_count())
         _launch("conv2d", "splitk_reduce", (blocks_r, 1, 1),
                 (out, dw, np.int32(dw.size), np.int32(splits)))
     return dw
@@ -475,8 +564,8 @@ def _pool_params(op, input_shape, kernel_size, stride, padding, dilation, out_hw
     return _i32(h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-def _pool_grid(total: int, xp) -> tuple:
-    return (max(1, min(_cdiv(total, THREADS), 32 * sm_count(xp))), 1, 1)
+def _pool_grid(total: int) -> tuple:
+    return (max(1, min(_cdiv(total, THREADS), 32 * sm_count())), 1, 1)
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_hw, return_indices=True):
@@ -494,7 +583,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_hw, return
     y = xp.empty(y_shape, dtype=np.float32)
     ind = xp.empty(y_shape, dtype=np.int64) if return_indices else xp.empty((1,), np.int64)
     if y.size:
-        _launch("maxpool2d", "max_pool2d_fwd", _pool_grid(y.size, xp),
+        _launch("maxpool2d", "max_pool2d_fwd", _pool_grid(y.size),
                 (x, y, ind, np.int64(y.size), *params, np.int32(return_indices)))
     return y, (ind if return_indices else None)
 
@@ -517,6 +606,6 @@ def max_pool2d_backward(grad, indices, input_shape, kernel_size, stride, padding
     grad, indices = xp.ascontiguousarray(grad), xp.ascontiguousarray(indices)
     dx = xp.empty(input_shape, dtype=np.float32)
     if dx.size:
-        _launch("maxpool2d", "max_pool2d_bwd", _pool_grid(dx.size, xp),
+        _launch("maxpool2d", "max_pool2d_bwd", _pool_grid(dx.size),
                 (grad, indices, dx, np.int64(dx.size), *params))
     return dx

@@ -1,5 +1,15 @@
 """NumPy twins of the CUDA kernels in ``kernels/*.cu``: the same index math, run on the CPU.
 
+Test support (see :mod:`minitorch.testing`): :class:`TwinLauncher` is a kernel launcher for
+:func:`minitorch.backend.kernels.use_launcher`. Under it the kernel wrappers take NumPy arrays
+and, after exactly the checks and launch plan they make on the GPU, hand each launch to the
+twin of its entry point, so a CPU test suite checks the wrappers' logic and the kernels' index
+math together::
+
+    with kernels.use_launcher(TwinLauncher()) as twins:
+        c = kernels.matmul(a, b)                       # a, b: NumPy float32
+        assert (twins.last_launch["sgemm_64x64_nn"]["C"].writes == 1).all()
+
 Each twin is a line-by-line transcription of its kernel. The grid's blocks run one after
 another; inside a block the 256 threads run *together*, as NumPy arrays indexed by ``tid``
 (every per-thread variable of the kernel is an array of 256 values here), so a twin executes
@@ -15,21 +25,19 @@ What a twin checks while it runs (an AssertionError says where):
 * shared memory: stores stay inside their stage, no two threads store to one word in one
   phase, and the compute phase reads only words stored for the tile it is working on (the
   double-buffer parity);
-* outputs: the launch records how often every output element was written (``launch`` returns
-  the counts; the tests require exactly once).
+* outputs: the launcher records how often every output element was written
+  (``TwinLauncher.last_launch``; the tests require exactly once).
 
 Arithmetic is float64 in the GEMM twins (the kernels use float32 FMAs): a twin is a check of
 the index math, so it is compared with float64 references to tight tolerances. The pooling
 twins add in float32 in the kernel's order, so they reproduce the kernel's (and the CPU path's)
-sums exactly. Kernel arguments are the
-wrapper's own (``minitorch.backend.kernels`` calls :func:`launch` when handed NumPy arrays), so
-the wrappers' preparation and launch planning are exercised too.
+sums exactly.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .kernels import TILES, THREADS
+from ..backend.kernels import THREADS, TILES
 
 TID = np.arange(THREADS)
 
@@ -611,41 +619,65 @@ def max_pool2d_bwd(grid, dy, ind, dx, total, H, W, OH, OW, kh, kw, sh, sw, ph, p
 # ---------------------------------------------------------------------------------------------
 # Launch
 # ---------------------------------------------------------------------------------------------
-_ARRAY_NAMES = {
-    "sgemm": ("A", "B", "C"),
-    "conv2d_fwd": ("x", "w", "bias", "y"),
-    "conv2d_bwd_data": ("dy", "w", "dx"),
-    "conv2d_bwd_weight": ("dy", "x", "out"),
-    "splitk_reduce": ("ws", "out"),
-    "max_pool2d_fwd": ("x", "y", "ind"),
-    "max_pool2d_bwd": ("dy", "ind", "dx"),
+# Entry points with a tile suffix (``<family>_<tile>``; sgemm: ``sgemm_<tile>_<nn|nt|tn|tt>``)
+# and plain ones: entry family -> (module, twin, names of its array arguments in order).
+_TILED = {
+    "sgemm": ("sgemm", sgemm, ("A", "B", "C")),
+    "conv2d_fwd": ("conv2d", conv2d_fwd, ("x", "w", "bias", "y")),
+    "conv2d_bwd_data": ("conv2d", conv2d_bwd_data, ("dy", "w", "dx")),
+    "conv2d_bwd_weight": ("conv2d", conv2d_bwd_weight, ("dy", "x", "out")),
+}
+_PLAIN = {
+    "splitk_reduce": ("conv2d", splitk_reduce, ("ws", "out")),
+    "max_pool2d_fwd": ("maxpool2d", max_pool2d_fwd, ("x", "y", "ind")),
+    "max_pool2d_bwd": ("maxpool2d", max_pool2d_bwd, ("dy", "ind", "dx")),
 }
 
-last_launch = {}  # entry -> {array name: DeviceArray} of its most recent launch (for tests)
 
-
-def _twin_for(entry):
-    """(twin function, its leading arguments, array names) for an entry point name."""
-    if entry.startswith("sgemm_"):
-        _, tile, ops = entry.split("_")
-        return sgemm, (TILES[tile], ops[0] == "t", ops[1] == "t"), _ARRAY_NAMES["sgemm"]
-    for kind in ("conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_weight"):
-        if entry.startswith(kind + "_"):
-            return globals()[kind], (TILES[entry[len(kind) + 1:]],), _ARRAY_NAMES[kind]
-    if entry in _ARRAY_NAMES:
-        return globals()[entry], (), _ARRAY_NAMES[entry]
+def twin_for(entry):
+    """(module, twin, its leading arguments, array names) of kernel entry point ``entry``."""
+    if entry in _PLAIN:
+        module, fn, names = _PLAIN[entry]
+        return module, fn, (), names
+    head, _, suffix = entry.rpartition("_")
+    if head in _TILED and suffix in TILES:                           # conv2d_fwd_64x64
+        module, fn, names = _TILED[head]
+        return module, fn, (TILES[suffix],), names
+    family, _, tile = head.rpartition("_")
+    if family == "sgemm" and tile in TILES and suffix in ("nn", "nt", "tn", "tt"):
+        module, fn, names = _TILED[family]                           # sgemm_128x128_nt
+        return module, fn, (TILES[tile], suffix[0] == "t", suffix[1] == "t"), names
     raise KeyError(f"no twin for kernel {entry!r}")
 
 
-def launch(entry, grid, block, args):
-    """Run the twin of kernel ``entry`` with the kernel's launch configuration and arguments
-    (arrays first, as in the kernel's signature; NumPy scalars for the ints)."""
-    assert tuple(block) == (THREADS, 1, 1), block
-    fn, lead, names = _twin_for(entry)
-    n_arrays = len(names)
-    arrays = [DeviceArray(a, name) for a, name in zip(args[:n_arrays], names)]
-    for a in args[n_arrays:]:
-        assert isinstance(a, (np.int32, np.int64)), f"{entry}: scalar {a!r} is not np.int32/np.int64"
-    scalars = [int(a) for a in args[n_arrays:]]
-    fn(*lead, tuple(grid), *arrays, *scalars)
-    last_launch[entry] = {a.name: a for a in arrays}
+DEFAULT_SM_COUNT = 132      # an H100 SXM: the multiprocessors the wrappers plan for
+
+
+class TwinLauncher:
+    """A :class:`minitorch.backend.kernels.Launcher` that runs each kernel's NumPy twin on NumPy
+    arrays. ``last_launch`` maps every entry point launched to ``{array name: DeviceArray}`` of
+    its most recent launch (the arrays' data, write counts and float4 accesses)."""
+
+    array_kind = "numpy"
+
+    def __init__(self, sm_count: int = DEFAULT_SM_COUNT):
+        self.sm_count = sm_count
+        self.last_launch = {}
+
+    def multiprocessors(self) -> int:
+        return self.sm_count
+
+    def launch(self, module, entry, grid, block, args):
+        """Run the twin of kernel ``entry`` of ``kernels/<module>.cu`` with the kernel's launch
+        configuration and arguments (arrays first, as in the kernel's signature; NumPy scalars
+        for the ints)."""
+        assert tuple(block) == (THREADS, 1, 1), block
+        home, fn, lead, names = twin_for(entry)
+        assert module == home, f"{entry} is a kernel of {home}.cu, launched from {module}.cu"
+        n_arrays = len(names)
+        arrays = [DeviceArray(a, name) for a, name in zip(args[:n_arrays], names)]
+        for a in args[n_arrays:]:
+            assert isinstance(a, (np.int32, np.int64)), f"{entry}: scalar {a!r} is not np.int32/np.int64"
+        scalars = [int(a) for a in args[n_arrays:]]
+        fn(*lead, tuple(grid), *arrays, *scalars)
+        self.last_launch[entry] = {a.name: a for a in arrays}
