@@ -24,12 +24,12 @@ launch every entry point of kernels/*.cu at edge sizes)::
 import numpy as np
 import pytest
 import torch
+from seed_models import cifar_net, simple_cnn
+from test_training import train_side_by_side
+from torch_compare import RTOL, assert_close, check, to_mt, to_torch
 
 import minitorch
 import minitorch.backend as backend
-from seed_models import cifar_net, simple_cnn
-from test_training import train_side_by_side
-from torch_compare import RTOL, assert_close, to_torch
 
 pytestmark = pytest.mark.cuda
 
@@ -43,10 +43,7 @@ def randn(*shape, dtype=np.float32):
 
 def cuda(a, dtype=None, requires_grad=False):
     """A minitorch tensor on the GPU holding a copy of NumPy ``a``."""
-    t = minitorch.tensor(np.array(a, copy=True), device="cuda")
-    if dtype is not None and t.is_floating_point():
-        t = t.to(dtype)
-    return t.requires_grad_(requires_grad)
+    return to_mt(a, dtype, requires_grad, device="cuda")
 
 
 def host(t):
@@ -66,38 +63,6 @@ def raw(request, monkeypatch):
     """Both hot-path routes: our kernels, and CuPy's functions (cuBLAS)."""
     monkeypatch.setattr(backend, "use_raw_kernels", request.param)
     return request.param
-
-
-def check_cuda(fn, *arrays, dtype="float32", grad=None, rtol=None, seed=0):
-    """tests/torch_compare.check with the minitorch side on the GPU: ``fn(torch, *cpu_tensors)``
-    vs ``fn(minitorch, *cuda_tensors)``, forward and backward with one random cotangent."""
-    if grad is None:
-        grad = tuple(np.asarray(a).dtype.kind == "f" for a in arrays)
-    t_in = [to_torch(a, dtype, g) for a, g in zip(arrays, grad)]
-    m_in = [cuda(a, dtype, g) for a, g in zip(arrays, grad)]
-    t_out, m_out = fn(torch, *t_in), fn(minitorch, *m_in)
-    t_outs = t_out if isinstance(t_out, (tuple, list)) else (t_out,)
-    m_outs = m_out if isinstance(m_out, (tuple, list)) else (m_out,)
-    for i, (m, t) in enumerate(zip(m_outs, t_outs)):
-        assert m.is_cuda, f"output {i} left the GPU"
-        assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
-        assert_close(m, t, dtype, rtol, what=f"forward output {i}")
-    diff = [(m, t) for m, t in zip(m_outs, t_outs) if t.requires_grad]
-    if not diff:
-        return m_out
-    rng = np.random.default_rng(seed)
-    t_loss = m_loss = 0
-    for m, t in diff:
-        cot = rng.standard_normal(tuple(t.shape))
-        t_loss = t_loss + (t * to_torch(cot, str(t.dtype).split(".")[-1])).sum()
-        m_loss = m_loss + (m * cuda(cot, m.dtype.name)).sum()
-    t_loss.backward()
-    m_loss.backward()
-    for i, (m, t) in enumerate(zip(m_in, t_in)):
-        if t.requires_grad and t.grad is not None:
-            assert m.grad is not None and m.grad.is_cuda, f"input {i}: no CUDA gradient"
-            assert_close(m.grad, t.grad, dtype, rtol, what=f"grad of input {i}")
-    return m_out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,13 +101,13 @@ def test_module_to_cuda_runs_on_the_gpu():
     lambda a, b: minitorch.cat([a, b]),
     lambda a, b: minitorch.where(a > 0, a, b),
     lambda a, b: minitorch.nn.functional.conv2d(a.reshape(1, 1, 3, 3), b.reshape(1, 1, 3, 3)),
-])
-def test_cross_device_ops_raise_naming_both_devices(op):
-    a, b = minitorch.randn(3, 3), minitorch.randn(3, 3, device="cuda")
-    for x, y in ((a, b), (b, a)):
-        with pytest.raises(RuntimeError) as info:
-            op(x, y)
-        assert "cpu" in str(info.value) and "cuda:0" in str(info.value), str(info.value)
+], ids=["add", "matmul", "linear", "cat", "where", "conv2d"])
+@pytest.mark.parametrize("first,second", [("cpu", "cuda"), ("cuda", "cpu")])
+def test_cross_device_ops_raise_naming_both_devices(op, first, second):
+    x, y = minitorch.randn(3, 3, device=first), minitorch.randn(3, 3, device=second)
+    with pytest.raises(RuntimeError) as info:
+        op(x, y)
+    assert "cpu" in str(info.value) and "cuda:0" in str(info.value), str(info.value)
 
 
 def test_cross_entropy_with_a_target_on_another_device_raises():
@@ -209,23 +174,24 @@ def test_every_op_on_cuda_matches_torch(name, dtype, raw):
     fn, shapes = OPS[name]
     # distinct values (no ties for max/max_pool: the gradient's destination is then unique)
     arrays = [(RNG.permutation(int(np.prod(s))).reshape(s) / np.prod(s) * 4 - 2) for s in shapes]
-    check_cuda(fn, *arrays, dtype=dtype)
+    check(fn, *arrays, dtype=dtype, device="cuda")
 
 
+@pytest.mark.parametrize("fn", [
+    lambda L, x, t: F(L).cross_entropy(x, t, label_smoothing=0.1),
+    lambda L, x, t: F(L).nll_loss(F(L).log_softmax(x, 1), t),
+], ids=["cross_entropy", "nll_loss"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_cross_entropy_and_nll_on_cuda_match_torch(dtype):
+def test_cross_entropy_and_nll_on_cuda_match_torch(fn, dtype):
     logits, target = randn(6, 5, dtype=np.float64), RNG.integers(0, 5, 6)
     t_x = to_torch(logits, dtype, True)
     m_x = cuda(logits, dtype, True)
-    for fn in (lambda L, x, t: F(L).cross_entropy(x, t, label_smoothing=0.1),
-               lambda L, x, t: F(L).nll_loss(F(L).log_softmax(x, 1), t)):
-        t_loss = fn(torch, t_x, torch.from_numpy(target))
-        m_loss = fn(minitorch, m_x, cuda(target))
-        assert_close(m_loss, t_loss, dtype)
-        t_x.grad = m_x.grad = None
-        t_loss.backward()
-        m_loss.backward()
-        assert_close(m_x.grad, t_x.grad, dtype, what="grad")
+    t_loss = fn(torch, t_x, torch.from_numpy(target))
+    m_loss = fn(minitorch, m_x, cuda(target))
+    assert_close(m_loss, t_loss, dtype)
+    t_loss.backward()
+    m_loss.backward()
+    assert_close(m_x.grad, t_x.grad, dtype, what="grad")
 
 
 def test_dropout_and_setitem_on_cuda():
@@ -375,35 +341,44 @@ def test_kernel_path_equals_cupy_path(name, monkeypatch):
         assert rel_err(ours, theirs) < 1e-5
 
 
-def test_kernel_results_are_deterministic():
-    """conv backward-weight (split-K, fixed-order reduction) and max-pool backward (gather): the
-    same inputs give bit-identical results."""
+@pytest.mark.parametrize("kernel", ["conv2d_backward_weight", "max_pool2d_backward"])
+def test_kernel_results_are_deterministic(kernel):
+    """conv backward-weight (split-K, fixed-order reduction) and max-pool backward (a gather over
+    overlapping windows): the same inputs give bit-identical results."""
     import cupy as cp
     kernels = kernels_module()
-    x, g = cp.asarray(randn(8, 16, 32, 32)), cp.asarray(randn(8, 32, 32, 32))
-    dw1 = kernels.conv2d_backward_weight(g, x, (32, 16, 3, 3), 1, 1, 1, 1)
-    dw2 = kernels.conv2d_backward_weight(g, x, (32, 16, 3, 3), 1, 1, 1, 1)
-    assert bool((dw1 == dw2).all())
-    y, ind = kernels.max_pool2d_forward(x, 3, 1, 1, 1, (32, 32))   # overlapping windows
-    gy = cp.asarray(randn(8, 16, 32, 32))
-    d1 = kernels.max_pool2d_backward(gy, ind, x.shape, 3, 1, 1, 1)
-    d2 = kernels.max_pool2d_backward(gy, ind, x.shape, 3, 1, 1, 1)
-    assert bool((d1 == d2).all())
+    x = cp.asarray(randn(8, 16, 32, 32))
+    if kernel == "conv2d_backward_weight":
+        g = cp.asarray(randn(8, 32, 32, 32))
+
+        def run():
+            return kernels.conv2d_backward_weight(g, x, (32, 16, 3, 3), 1, 1, 1, 1)
+    else:
+        _, ind = kernels.max_pool2d_forward(x, 3, 1, 1, 1, (32, 32))   # overlapping windows
+        g = cp.asarray(randn(8, 16, 32, 32))
+
+        def run():
+            return kernels.max_pool2d_backward(g, ind, x.shape, 3, 1, 1, 1)
+    assert bool((run() == run()).all())
 
 
-def test_kernel_bad_input_raises_before_launch():
+@pytest.mark.parametrize("call,error,pattern", [
+    (lambda k, cp: k.matmul(cp.ones((2, 3)), cp.ones((3, 2))), TypeError, "float32"),  # float64
+    (lambda k, cp: k.matmul(cp.ones((2, 3), cp.float32), cp.ones((4, 2), cp.float32)), ValueError,
+     r"\(2,3\) @ \(4,2\)"),
+    (lambda k, cp: k.matmul(np.ones((2, 3), np.float32), cp.ones((3, 2), cp.float32)), TypeError,
+     "mix of NumPy and CuPy"),
+    (lambda k, cp: k.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)), TypeError,
+     "need CuPy arrays"),                        # NumPy runs only under a test launcher
+    (lambda k, cp: k.conv2d_forward(cp.ones((1, 3, 5, 5), cp.float32),
+                                    cp.ones((4, 2, 3, 3), cp.float32)), ValueError, r"\(1,3,5,5\)"),
+    (lambda k, cp: k.max_pool2d_forward(cp.ones((1, 1, 4, 4), cp.float32), 2, 2, 0, 1, (3, 3)),
+     ValueError, "past the input"),
+], ids=["float64", "inner-dims", "numpy-cupy-mix", "numpy", "conv-channels", "pool-output-size"])
+def test_kernel_bad_input_raises_before_launch(call, error, pattern):
     import cupy as cp
-    kernels = kernels_module()
-    with pytest.raises(TypeError, match="float32"):
-        kernels.matmul(cp.ones((2, 3)), cp.ones((3, 2)))                # float64
-    with pytest.raises(ValueError, match=r"\(2,3\) @ \(4,2\)"):
-        kernels.matmul(cp.ones((2, 3), cp.float32), cp.ones((4, 2), cp.float32))
-    with pytest.raises(TypeError, match="mix of NumPy and CuPy"):
-        kernels.matmul(np.ones((2, 3), np.float32), cp.ones((3, 2), cp.float32))
-    with pytest.raises(ValueError, match=r"\(1,3,5,5\)"):
-        kernels.conv2d_forward(cp.ones((1, 3, 5, 5), cp.float32), cp.ones((4, 2, 3, 3), cp.float32))
-    with pytest.raises(ValueError, match="past the input"):
-        kernels.max_pool2d_forward(cp.ones((1, 1, 4, 4), cp.float32), 2, 2, 0, 1, (3, 3))
+    with pytest.raises(error, match=pattern):
+        call(kernels_module(), cp)
     cp.cuda.Device().synchronize()  # nothing was launched that could fail asynchronously
 
 

@@ -7,7 +7,8 @@ The same lambda serves both libraries because the APIs match (tinygrad's habit):
 Each NumPy array becomes a leaf tensor in each library (requiring grad when it is floating point,
 unless ``grad`` says otherwise). The outputs must agree; then both are contracted with the *same
 random cotangent* (``out.backward(cot)``; summing would send ones and hide layout bugs) and every
-input's ``.grad`` must agree.
+input's ``.grad`` must agree. ``device="cuda"`` puts the minitorch side on the GPU (torch, the
+reference, stays on the CPU) and requires every output and gradient to stay there.
 
 Tolerances: float64 rtol = 1e-10, float32 rtol = 1e-5, each with an absolute floor of
 rtol × max(1, max |reference|) so entries that cancel to ~0 are judged on the tensor's scale.
@@ -29,8 +30,8 @@ def to_torch(a, dtype=None, requires_grad=False):
     return t.requires_grad_(requires_grad)
 
 
-def to_mt(a, dtype=None, requires_grad=False):
-    t = minitorch.tensor(np.array(a, copy=True))
+def to_mt(a, dtype=None, requires_grad=False, device="cpu"):
+    t = minitorch.tensor(np.array(a, copy=True), device=device)
     if dtype is not None and t.is_floating_point():
         t = t.to(dtype)
     return t.requires_grad_(requires_grad)
@@ -55,45 +56,46 @@ def assert_close(actual, expected, dtype="float64", rtol=None, what="value"):
                                err_msg=what)
 
 
-def check(fn, *arrays, dtype="float64", grad=None, rtol=None, seed=0, backward=True):
+def check(fn, *arrays, dtype="float64", grad=None, rtol=None, seed=0, backward=True,
+          device="cpu"):
     """Compare ``fn(torch, *inputs)`` with ``fn(minitorch, *inputs)``, forward and backward.
 
     ``grad``: a tuple of booleans, which inputs require grad (default: the floating ones).
+    ``device``: where the minitorch inputs live ("cpu" or "cuda"); torch runs on the CPU.
     Returns (minitorch output, torch output) for further checks.
     """
     if grad is None:
         grad = tuple(np.asarray(a).dtype.kind == "f" for a in arrays)
+    where = minitorch.device(device)
     t_in = [to_torch(a, dtype, g) for a, g in zip(arrays, grad)]
-    m_in = [to_mt(a, dtype, g) for a, g in zip(arrays, grad)]
+    m_in = [to_mt(a, dtype, g, device) for a, g in zip(arrays, grad)]
     t_out = fn(torch, *t_in)
     m_out = fn(minitorch, *m_in)
     t_outs = t_out if isinstance(t_out, (tuple, list)) else (t_out,)
     m_outs = m_out if isinstance(m_out, (tuple, list)) else (m_out,)
     assert len(t_outs) == len(m_outs)
     for i, (m, t) in enumerate(zip(m_outs, t_outs)):
+        assert m.device == where, f"output {i} is on {m.device}, its inputs on {where}"
         assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
             f"output {i}: dtype {m.dtype} != torch {t.dtype}"
         assert_close(m, t, dtype, rtol, what=f"forward output {i}")
     if not backward or not any(grad):
         return m_out, t_out
-    rng = np.random.default_rng(seed)
     t_diff = [(m, t) for m, t in zip(m_outs, t_outs) if t.requires_grad]
     assert [m.requires_grad for m in m_outs] == [t.requires_grad for t in t_outs]
     if not t_diff:
         return m_out, t_out
-    t_loss, m_loss = 0, 0
-    for m, t in t_diff:
-        cot = rng.standard_normal(tuple(t.shape))
-        t_loss = t_loss + (t * to_torch(cot, str(t.dtype).split(".")[-1])).sum()
-        m_loss = m_loss + (m * to_mt(cot, m.dtype.name)).sum()
+    rng = np.random.default_rng(seed)
+    cots = [rng.standard_normal(tuple(t.shape)) for _, t in t_diff]
+    t_cots = [to_torch(c, str(t.dtype).split(".")[-1]) for c, (_, t) in zip(cots, t_diff)]
+    m_cots = [to_mt(c, m.dtype.name, device=device) for c, (m, _) in zip(cots, t_diff)]
     if len(t_diff) == 1:  # the usual case: hand the cotangent to backward directly
         (m, t), = t_diff
-        cot = np.random.default_rng(seed).standard_normal(tuple(t.shape))
-        t.backward(to_torch(cot, str(t.dtype).split(".")[-1]))
-        m.backward(to_mt(cot, m.dtype.name))
-    else:
-        t_loss.backward()
-        m_loss.backward()
+        t.backward(t_cots[0])
+        m.backward(m_cots[0])
+    else:                 # several outputs: backward of the sum of their contractions
+        sum((t * c).sum() for (_, t), c in zip(t_diff, t_cots)).backward()
+        sum((m * c).sum() for (m, _), c in zip(t_diff, m_cots)).backward()
     for i, (m, t) in enumerate(zip(m_in, t_in)):
         if not t.requires_grad:
             continue
@@ -101,5 +103,6 @@ def check(fn, *arrays, dtype="float64", grad=None, rtol=None, seed=0, backward=T
             assert m.grad is None or not np.any(as_numpy(m.grad)), f"input {i}: torch grad is None"
             continue
         assert m.grad is not None, f"input {i}: minitorch grad is None, torch has one"
+        assert m.grad.device == where, f"grad of input {i} is on {m.grad.device}, not {where}"
         assert_close(m.grad, t.grad, dtype, rtol, what=f"grad of input {i}")
     return m_out, t_out
