@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Function
-from .backend import add_at, array_module, matmul as backend_matmul
+from .backend import add_at, array_module
+from .backend import matmul as backend_matmul
 
 
 def unbroadcast(g, shape):
@@ -369,7 +370,12 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0).        dL/dx = g · [y > 0]."""
+    """y = max(x, 0).        dL/dx = g where not (y ≤ 0), else 0.
+
+    Written as torch's threshold backward: a NaN input gives y = NaN, and NaN ≤ 0 is false, so
+    the gradient passes there (torch's rule); a select rather than g · mask, so an infinite g at
+    a negative input gives 0, not inf · 0 = NaN.
+    """
 
     @staticmethod
     def forward(ctx, x):
@@ -380,7 +386,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (y > 0)
+        return array_module(g).where(y <= 0, g.dtype.type(0), g)
 
 
 class Clamp(Function):
@@ -495,13 +501,19 @@ class AMax(Function):
 
     dL/dx = g · [x == y] / (number of ties): the gradient is shared evenly among equal maxima,
     as torch does for ``max()``/``amax()``.
+
+    NaN: the max of a slice holding a NaN is NaN, and NaN == NaN is false. torch's full
+    reduction ``max()``/``min()`` counts NaN positions as equal to a NaN result (the gradient
+    goes to the NaN, shared among several); its ``amax``/``amin`` do not (the count is 0, so the
+    slice's gradient is 0/0 = NaN). ``nan_equal`` selects the first rule.
     """
 
     @staticmethod
-    def forward(ctx, x, axes, keepdim, largest=True):
+    def forward(ctx, x, axes, keepdim, largest=True, nan_equal=False):
         y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.in_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        ctx.nan_equal = nan_equal
         if keepdim:
             return y
         return y.reshape(tuple(n for i, n in enumerate(x.shape)
@@ -511,9 +523,13 @@ class AMax(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         mask = (x == y)
+        if ctx.nan_equal and x.dtype.kind == "f":
+            xp = array_module(x)
+            mask |= xp.isnan(x) & xp.isnan(y)
         count = mask.sum(axis=ctx.axes, keepdims=True)
         g = _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim)
-        return g * mask / count.astype(g.dtype), None, None, None
+        with np.errstate(invalid="ignore", divide="ignore"):  # amax of a NaN slice: 0/0, as torch
+            return g * mask / count.astype(g.dtype), None, None, None, None
 
 
 class TakeAlongDim(Function):

@@ -14,8 +14,17 @@ import numpy as np
 
 from . import ops, views
 from .autograd import AccumulateGrad, is_grad_enabled, no_grad, run_backward
-from .backend import (array_module, device, device_of, dtype as _dtype, from_numpy_dtype,
-                      promote_types, to_device, to_dtype, default_float, cupy_module)
+from .backend import (
+    array_module,
+    default_float,
+    device,
+    device_of,
+    from_numpy_dtype,
+    promote_types,
+    to_device,
+    to_dtype,
+)
+from .backend import dtype as _dtype
 from .backend.shapes import ShapeError, fmt_shape
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
@@ -732,12 +741,14 @@ class Tensor:
     def _extremum(self, dim, keepdim, largest, name):
         if isinstance(dim, Tensor):  # max(other): the elementwise maximum
             return self.maximum(dim) if largest else self.minimum(dim)
-        if self.numel() == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
-                               "== 0. Specify the reduction dim with the 'dim' argument.")
         if dim is None:
-            return ops.AMax.apply(self, None, False, largest)
+            if self.numel() == 0:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                                   "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                                   "argument.")
+            return ops.AMax.apply(self, None, False, largest, True)
         d = normalize_dim(dim, self.ndim, name)
+        self._check_reduced_dim_not_empty(d, name)
         if self.ndim == 0:
             return (MaxResult if largest else MinResult)(self.clone(), Tensor._make(
                 array_module(self._data).asarray(0, dtype=np.int64)))
@@ -755,17 +766,26 @@ class Tensor:
         return self._extremum(dim, keepdim, False, "min")
 
     def amax(self, dim=(), keepdim=False):
-        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amax"), keepdim, True)
+        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amax"), keepdim, True, False)
 
     def amin(self, dim=(), keepdim=False):
-        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amin"), keepdim, False)
+        return ops.AMax.apply(self, normalize_dims(dim, self.ndim, "amin"), keepdim, False, False)
+
+    def _check_reduced_dim_not_empty(self, d: int, name: str) -> None:
+        """max(dim)/argmax(dim) over a dim of size 0 has no answer (other dims may be empty:
+        zeros(0, 3).max(1) gives empty results, as torch)."""
+        if self.ndim and self.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size "
+                             f"(input of shape {fmt_shape(self.shape)})")
 
     def _arg(self, dim, keepdim, fn, name):
-        if self.numel() == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        if dim is None and self.numel() == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")  # torch's type for argmax/argmin
         self._no_bool(name, f"{name}(): does not support bool input")
         if dim is not None:
-            normalize_dim(dim, self.ndim, name)  # range check, also for 0-dim tensors
+            # range check, also for 0-dim tensors
+            self._check_reduced_dim_not_empty(normalize_dim(dim, self.ndim, name), name)
         xp = array_module(self._data)
         if dim is None:
             idx = fn(self._data.reshape(-1))
@@ -1131,7 +1151,7 @@ class Tensor:
         return fn.apply(x, d)
 
 
-from .backend import dtypes as _dtypes  # noqa: E402
+from .backend import dtypes as _dtypes
 
 
 # ---- module-level functions that Tensor methods share -------------------------------------
@@ -1147,6 +1167,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     k_b = sb[0] if b.ndim == 1 else sb[-2]
     if k_a != k_b:
         raise ShapeError(f"matmul: {fmt_shape(sa)} @ {fmt_shape(sb)}: {k_a} != {k_b}")
+    if a.dtype is not b.dtype:
+        # torch does not promote here: int64 @ float32 is an error, not a float32 product
+        raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got "
+                           f"{a.dtype.name} {fmt_shape(sa)} @ {b.dtype.name} {fmt_shape(sb)}; "
+                           f"convert one with .to()")
     if a.ndim > 2 or b.ndim > 2:
         broadcast_shapes(f"matmul: batch dimensions of {fmt_shape(sa)} @ {fmt_shape(sb)}",
                          sa[:-2] if a.ndim > 1 else (), sb[:-2] if b.ndim > 1 else ())

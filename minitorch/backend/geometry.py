@@ -134,6 +134,9 @@ def conv2d_geometry(input_shape, weight_shape, bias_shape, stride, padding, dila
         raise ShapeError(f"{op}: input has {c} channels but weight expects "
                          f"{c_per_group * groups} (weight.shape[1]={c_per_group} × "
                          f"groups={groups}) {shapes}")
+    if kh <= 0 or kw <= 0:
+        raise ShapeError(f"{op}: kernel size should be greater than zero, got kernel ({kh},{kw}) "
+                         f"{shapes}")
     if bias_shape is not None and tuple(bias_shape) != (o,):
         raise ShapeError(f"{op}: bias must be 1-D with out_channels={o} elements, got bias of "
                          f"shape {fmt_shape(bias_shape)} {shapes}")
