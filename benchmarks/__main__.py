@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import inspect
 import os
-import sys
 import time
 
 from . import threads as thread_setup
@@ -47,8 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def cpu_rows(args, n_threads: int, log=print) -> tuple:
-    from .cases import cpu_cases  # noqa: PLC0415  (imports NumPy: after the thread set-up)
-    from .runner import FULL_PLAN, QUICK_PLAN, run_cases  # noqa: PLC0415
+    from .cases import cpu_cases  # imports NumPy: after the thread set-up
+    from .runner import FULL_PLAN, QUICK_PLAN, run_cases
     thread_setup.apply_to_torch(n_threads)
     cases = cpu_cases(quick=args.quick, only=args.only)
     if not cases:
@@ -66,13 +65,13 @@ def cpu_rows(args, n_threads: int, log=print) -> tuple:
 
 
 def cuda_rows(args, log=print) -> tuple:
-    import minitorch  # noqa: PLC0415
+    import minitorch
     if not minitorch.cuda.is_available():
         raise SystemExit("python -m benchmarks --device cuda: CUDA is not available here (it needs "
                          "an NVIDIA GPU and CuPy: pip install 'minitorch[cuda12]'). "
                          "Run --device cpu instead.")
     try:
-        from . import gpu  # noqa: PLC0415  (the GPU plug-in, imported only for --device cuda)
+        from . import gpu  # the GPU plug-in, imported only for --device cuda
     except ImportError as e:
         raise SystemExit(f"python -m benchmarks --device cuda: the GPU benchmarks "
                          f"(benchmarks/gpu.py) could not be imported: {e}") from e
@@ -91,7 +90,7 @@ def cuda_rows(args, log=print) -> tuple:
 
 
 def list_cases(args) -> None:
-    from .cases import cpu_cases  # noqa: PLC0415
+    from .cases import cpu_cases
     for c in cpu_cases(quick=args.quick, only=args.only):
         print(c.id)
 
@@ -109,7 +108,7 @@ def main(argv=None) -> dict:
         rows, info = cuda_rows(args)
     else:
         rows, info = cpu_rows(args, n_threads)
-    from . import machine, report  # noqa: PLC0415
+    from . import machine, report
     rows = report.normalize(rows)
     run = {
         "schema": 1,

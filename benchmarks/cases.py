@@ -274,7 +274,7 @@ def cross_entropy_cases():
 def model_state(builder) -> dict:
     """Initial weights as NumPy arrays (minitorch's default init, seed 0): both libraries load
     the same values."""
-    import minitorch  # noqa: PLC0415
+    import minitorch
     minitorch.manual_seed(0)
     model = builder(minitorch)
     return {k: np.array(v.detach(), dtype=np.float32) for k, v in model.state_dict().items()}

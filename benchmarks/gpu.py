@@ -62,12 +62,12 @@ class Timer:
     def __init__(self, library: str):
         self.library = library
         if library == "torch":
-            import torch  # noqa: PLC0415
+            import torch
             self._event = lambda: torch.cuda.Event(enable_timing=True)
             self._elapsed = lambda s, e: s.elapsed_time(e)
             self.sync = torch.cuda.synchronize
         else:
-            import cupy as cp  # noqa: PLC0415
+            import cupy as cp
             self._event = cp.cuda.Event
             self._elapsed = cp.cuda.get_elapsed_time
             self.sync = lambda: cp.cuda.Device().synchronize()
@@ -103,14 +103,14 @@ def measure(contenders: dict, quick: bool) -> dict:
 
 
 def rel_diff(a, b) -> float:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def to_host(x):
     """A NumPy copy of a CuPy array, a torch tensor or a minitorch tensor (on any device)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
     if type(x).__module__.startswith("torch"):
         return x.detach().cpu().numpy()
     if hasattr(x, "detach"):                 # minitorch: __array__ copies from the device
@@ -136,17 +136,17 @@ def make_row(group, name, phase, params, flops, stats, baseline, peak_tflops, ch
 # Cases
 # ---------------------------------------------------------------------------------------------
 def _setup():
-    import cupy as cp  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
+    import cupy as cp
+    import numpy as np
 
-    import minitorch  # noqa: PLC0415
-    import minitorch.backend as backend  # noqa: PLC0415
-    from minitorch.backend import kernels  # noqa: PLC0415
+    import minitorch
+    import minitorch.backend as backend
+    from minitorch.backend import kernels
     if os.environ.get("CUPY_TF32", "0") != "0":
         raise SystemExit("benchmarks/gpu.py: CUPY_TF32 is set; unset it for a float32 comparison")
     torch = None
     try:
-        import torch as _torch  # noqa: PLC0415
+        import torch as _torch
         if _torch.cuda.is_available():
             torch = _torch
             torch.backends.cuda.matmul.allow_tf32 = False
@@ -200,12 +200,14 @@ def conv_rows(ctx, quick, peak):
         name = f"N{n} C{c} K{k} {h}x{h} 3x3"
         cupy_timer = Timer("cupy")
         passes = {
-            "forward": (lambda: kernels.conv2d_forward(x, w, b, 1, 1, 1, 1),
+            "forward": (lambda x=x, w=w, b=b: kernels.conv2d_forward(x, w, b, 1, 1, 1, 1),
                         lambda T, tx, tw, tb, tg: T.nn.functional.conv2d(tx, tw, tb, padding=1)),
-            "backward-data": (lambda: kernels.conv2d_backward_data(g, w, x.shape, 1, 1, 1, 1),
+            "backward-data": (lambda g=g, w=w, x=x:
+                              kernels.conv2d_backward_data(g, w, x.shape, 1, 1, 1, 1),
                               lambda T, tx, tw, tb, tg: T.nn.grad.conv2d_input(tx.shape, tw, tg,
                                                                                 padding=1)),
-            "backward-weight": (lambda: kernels.conv2d_backward_weight(g, x, w.shape, 1, 1, 1, 1),
+            "backward-weight": (lambda g=g, x=x, w=w:
+                                kernels.conv2d_backward_weight(g, x, w.shape, 1, 1, 1, 1),
                                 lambda T, tx, tw, tb, tg: T.nn.grad.conv2d_weight(tx, tw.shape, tg,
                                                                                   padding=1)),
         }
@@ -216,7 +218,7 @@ def conv_rows(ctx, quick, peak):
             contenders = {"minitorch kernels": (cupy_timer, ours)}
             outs = {"minitorch kernels": to_host(ours())}
             if torch is not None:
-                contenders["torch"] = (Timer("torch"), lambda f=theirs: f(torch, *tin))
+                contenders["torch"] = (Timer("torch"), lambda f=theirs, tin=tin: f(torch, *tin))
                 outs["torch"] = to_host(theirs(torch, *tin))
             check = {"minitorch kernels vs torch": rel_diff(outs["minitorch kernels"], outs["torch"])
                      } if "torch" in outs else {}
@@ -245,7 +247,7 @@ def conv_rows(ctx, quick, peak):
             tw = tin[1].clone().requires_grad_(True)
             tb = tin[2].clone().requires_grad_(True)
 
-            def tstep():
+            def tstep(tx=tx, tw=tw, tb=tb, tin=tin):
                 tx.grad = tw.grad = tb.grad = None
                 torch.nn.functional.conv2d(tx, tw, tb, padding=1).backward(tin[3])
                 return tw.grad
@@ -273,12 +275,12 @@ def _net_flops(batch):
 def train_step_rows(ctx, quick, peak):
     cp, np, minitorch, backend, kernels, torch = ctx
     sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-    from seed_models import cifar_net  # noqa: PLC0415
+    from seed_models import cifar_net
     batch = 64 if quick else 256
     rng = np.random.default_rng(0)
     x_h = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y_h = rng.integers(0, 10, batch)
-    import torch as torch_cpu  # noqa: PLC0415  (the CPU build is enough to make the weights)
+    import torch as torch_cpu  # the CPU build is enough to make the weights
     torch_cpu.manual_seed(0)
     t_model = cifar_net(torch_cpu)
     state = {k: v.detach().numpy() for k, v in t_model.state_dict().items()}

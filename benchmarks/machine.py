@@ -85,7 +85,7 @@ def gpus() -> list:
 
 def numpy_blas() -> str | None:
     try:
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
         cfg = np.show_config(mode="dicts")
         blas = cfg.get("Build Dependencies", {}).get("blas", {})
         return f"{blas.get('name')} {blas.get('version')}".strip() or None

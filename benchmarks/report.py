@@ -110,7 +110,7 @@ def markdown(run: dict) -> str:
 
     Columns adapt to the rows: TFLOP/s instead of GFLOP/s when a figure exceeds 1000 GFLOP/s,
     % of peak when a peak is known, memory when one was measured."""
-    from .machine import one_line  # noqa: PLC0415
+    from .machine import one_line
     rows = normalize(run["rows"])
     names = contender_names(rows)
     baseline = next((r["baseline"] for r in rows if r.get("baseline")), "torch")
@@ -192,7 +192,7 @@ def load_lines(run: dict) -> list:
     if not start and not end:
         return []
     cores = run["machine"]["cpu"].get("logical_cores") or 1
-    fmt = lambda la: "/".join(f"{x:.1f}" for x in la) if la else "?"  # noqa: E731
+    fmt = lambda la: "/".join(f"{x:.1f}" for x in la) if la else "?"
     line = f"- load average (1/5/15 min): start {fmt(start)}, end {fmt(end)}"
     if max((la[0] for la in (start, end) if la), default=0) > cores:
         line += (f" — above the {cores} cores: other work shared the CPU, so times and ratios "
@@ -243,11 +243,11 @@ def write_markdown(run: dict, path: str) -> str:
 def _pyplot():
     """matplotlib's pyplot on the Agg backend, or None when matplotlib is not installed."""
     try:
-        import matplotlib  # noqa: PLC0415  (optional: only for the charts)
+        import matplotlib  # optional: only for the charts
     except ImportError:
         return None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
     return plt
 
 

@@ -32,8 +32,9 @@ FULL_PLAN = Plan(warmup=2, min_repeats=5, max_repeats=50, budget_s=2.0, min_samp
 
 def libraries() -> dict:
     """The CPU contenders, minitorch first: ``{"minitorch": minitorch, "torch": torch}``."""
-    import minitorch  # noqa: PLC0415
-    import torch  # noqa: PLC0415  (the reference)
+    import torch  # the reference
+
+    import minitorch
     return {"minitorch": minitorch, "torch": torch}
 
 
@@ -64,7 +65,7 @@ def run_case(case, libs: dict, plan: Plan, clock=None, memory: RssProbe | None =
         data = case.inputs()
         fns = {name: case.build(L, data) for name, L in libs.items()}
         stats = measure(fns, plan, clock or CpuClock(), memory)
-    except Exception as e:  # noqa: BLE001  (report the failure, keep benchmarking)
+    except Exception as e:  # report the failure, keep benchmarking
         return {"id": case.id, "group": case.group, "name": case.name, "phase": case.phase,
                 "params": dict(case.params), "flops": case.flops, "baseline": baseline,
                 "contenders": {}, "ratio": {}, "error": f"{type(e).__name__}: {e}"}

@@ -70,7 +70,7 @@ def configure(threads: int | None = None) -> int:
 
 
 def apply_to_torch(threads: int) -> None:
-    import torch  # noqa: PLC0415  (the reference library, imported only when benchmarking)
+    import torch  # the reference library, imported only when benchmarking
     torch.set_num_threads(threads)
 
 
@@ -81,13 +81,13 @@ def describe() -> dict:
     info = {var: os.environ.get(var) for var in THREAD_VARS}
     info["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
     try:
-        import torch  # noqa: PLC0415
+        import torch
         info["torch"] = torch.get_num_threads()
     except ImportError:
         info["torch"] = None
     blas = None
     try:
-        from threadpoolctl import threadpool_info  # noqa: PLC0415  (optional)
+        from threadpoolctl import threadpool_info  # optional
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         if pools:
             blas = pools[0].get("num_threads")

@@ -85,13 +85,14 @@ class CudaClock:
 
     def __init__(self):
         try:
-            import cupy  # noqa: PLC0415  (optional, GPU only)
+            import cupy  # optional, GPU only
             self._cp, self._torch = cupy, None
             self.name = "cupy.cuda.Event"
         except ImportError:
-            import torch  # noqa: PLC0415
+            import torch
             if not torch.cuda.is_available():
-                raise RuntimeError("CudaClock: neither CuPy nor a CUDA-enabled torch is available")
+                raise RuntimeError(
+                    "CudaClock: neither CuPy nor a CUDA-enabled torch is available") from None
             self._cp, self._torch = None, torch
             self.name = "torch.cuda.Event"
 
@@ -132,7 +133,7 @@ def _status_kib(key: str) -> int | None:
 def _malloc_trim():
     """glibc's ``malloc_trim(0)`` (give free heap memory back to the OS), or None without glibc."""
     try:
-        import ctypes  # noqa: PLC0415
+        import ctypes
         return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None

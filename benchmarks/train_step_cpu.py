@@ -11,7 +11,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from benchmarks.__main__ import main  # noqa: E402  (imports no NumPy: threads are set first)
+from benchmarks.__main__ import main  # imports no NumPy: threads are set first
 
 if __name__ == "__main__":
     args = sys.argv[1:]

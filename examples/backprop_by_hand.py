@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import minitorch  # noqa: E402
+import minitorch
 
 N, C, H, W = 2, 1, 6, 6      # batch, channels, height, width
 O, K = 2, 3                  # conv output channels, kernel size

@@ -33,12 +33,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import minitorch as torch  # noqa: E402  (swap these imports for torch's and the code still runs)
-import minitorch.nn as nn  # noqa: E402
-import minitorch.nn.functional as F  # noqa: E402  (the import the document forgot)
-import minitorch.optim as optim  # noqa: E402
-from minitorch.utils.data import DataLoader, Subset  # noqa: E402
-from minitorch.vision import datasets, transforms  # noqa: E402
+import minitorch as torch  # swap these imports for torch's and the code still runs
+import minitorch.nn as nn
+import minitorch.nn.functional as F  # the import the document forgot
+import minitorch.optim as optim
+from minitorch.utils.data import DataLoader, Subset
+from minitorch.vision import datasets, transforms
 
 
 class Net(nn.Module):
@@ -100,7 +100,7 @@ def main(argv=None) -> float:
     for epoch in range(epochs):
         model.train()  # dropout on
         running_loss, start = 0.0, time.perf_counter()
-        for i, data in enumerate(trainloader, 0):
+        for i, data in enumerate(trainloader, 0):  # noqa: B007  (the document's loop, verbatim)
             inputs, labels = data
             inputs, labels = inputs.to(device), labels.to(device)
             optimizer.zero_grad()

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import minitorch  # noqa: E402
+import minitorch
 
 
 def _map(obj, leaf):

@@ -50,11 +50,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import minitorch as torch  # noqa: E402  (swap these imports for torch's and the code still runs)
-import minitorch.nn as nn  # noqa: E402
-import minitorch.optim as optim  # noqa: E402
-from minitorch.utils.data import DataLoader, Subset  # noqa: E402
-from minitorch.vision import datasets, transforms  # noqa: E402
+import minitorch as torch  # swap these imports for torch's and the code still runs
+import minitorch.nn as nn
+import minitorch.optim as optim
+from minitorch.utils.data import DataLoader, Subset
+from minitorch.vision import datasets, transforms
 
 
 class SimpleCNN(nn.Module):

@@ -29,8 +29,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import minitorch as torch  # noqa: E402  (the rest of the program reads like the torch original)
-import minitorch.nn as nn  # noqa: E402
+import minitorch as torch  # the rest of the program reads like the torch original
+import minitorch.nn as nn
 
 
 class LinearRegression(nn.Module):

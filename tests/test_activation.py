@@ -10,12 +10,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_compare import check
 
 import minitorch
 import minitorch.nn.functional as F
 from minitorch.autograd import gradcheck
-from torch_compare import check
 
 DTYPES = st.sampled_from(["float64", "float32"])
 SEEDS = st.integers(0, 2**32 - 1)

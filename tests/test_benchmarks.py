@@ -19,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from benchmarks import cases, flops, report, runner, threads, timing  # noqa: E402
-from benchmarks import __main__ as cli  # noqa: E402
+from benchmarks import __main__ as cli
+from benchmarks import cases, flops, report, runner, threads, timing
 
 ONLY = "overhead 1-element add forward+backward,matmul 256x256x256,cross_entropy (64, 10) forward"
 REPEATS = 3

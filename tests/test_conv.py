@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from torch_compare import assert_close, check
 
 import minitorch

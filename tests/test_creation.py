@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from torch_compare import assert_close
 
 import minitorch
-from torch_compare import assert_close
 
 
 def same(m, t):

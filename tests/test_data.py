@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 import torch.utils.data as tud
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minitorch
 import minitorch.utils.data as mud
@@ -62,17 +63,17 @@ def test_loader_batches_match_torch(n, batch_size, drop_last, feat):
         same(mb, tb)
 
 
+@pytest.mark.parametrize("drop_last", [False, True])
 @pytest.mark.parametrize("n,bs", [(10, 3), (9, 3), (1, 5), (0, 2), (17, 1)])
-def test_len_and_drop_last_match_torch(n, bs):
-    for drop_last in (False, True):
-        m, t = both(lambda L: L.DataLoader(list(range(n)), batch_size=bs, drop_last=drop_last))
-        assert len(m) == len(t) == len(list(m)) == len(list(t))
-        sizes = [len(b) for b in m]
-        assert sizes == [len(b) for b in t]
-        if drop_last:
-            assert all(s == bs for s in sizes)
-        else:
-            assert sum(sizes) == n
+def test_len_and_drop_last_match_torch(n, bs, drop_last):
+    m, t = both(lambda L: L.DataLoader(list(range(n)), batch_size=bs, drop_last=drop_last))
+    assert len(m) == len(t) == len(list(m)) == len(list(t))
+    sizes = [len(b) for b in m]
+    assert sizes == [len(b) for b in t]
+    if drop_last:
+        assert all(s == bs for s in sizes)
+    else:
+        assert sum(sizes) == n
 
 
 def test_batch_size_none_converts_samples_like_torch():
@@ -208,12 +209,12 @@ def test_random_sampler_with_replacement_and_num_samples():
     assert sorted(sub) == [10, 20, 30]
 
 
-def test_batch_sampler_matches_torch():
-    for drop_last in (False, True):
-        m, t = both(lambda L: L.BatchSampler(L.SequentialSampler(range(10)), 4, drop_last))
-        assert list(m) == list(t) and len(m) == len(t)
-        loader_m = DataLoader(list(range(10)), batch_sampler=m)
-        assert len(loader_m) == len(t) and [b.tolist() for b in loader_m] == list(t)
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batch_sampler_matches_torch(drop_last):
+    m, t = both(lambda L: L.BatchSampler(L.SequentialSampler(range(10)), 4, drop_last))
+    assert list(m) == list(t) and len(m) == len(t)
+    loader_m = DataLoader(list(range(10)), batch_sampler=m)
+    assert len(loader_m) == len(t) and [b.tolist() for b in loader_m] == list(t)
 
 
 # ---- random_split, Subset, ConcatDataset --------------------------------------------------------
@@ -235,7 +236,7 @@ def test_random_split_fraction_sizes_match_torch(n, weights):
 
 
 def test_random_split_lengths_generator_and_errors():
-    split = lambda: [list(s) for s in random_split(range(10), [3, 7],  # noqa: E731
+    split = lambda: [list(s) for s in random_split(range(10), [3, 7],
                                                    generator=minitorch.Generator().manual_seed(4))]
     a = split()
     assert a == split() and [len(s) for s in a] == [3, 7]
@@ -277,24 +278,29 @@ def test_tensor_dataset_checks_first_dims():
 
 
 # ---- iterable datasets -------------------------------------------------------------------------
-def test_iterable_dataset_batches_like_torch():
-    def make(L):
-        class Stream(L.IterableDataset):
-            def __iter__(self):
-                return iter([np.float32(i) for i in range(7)])
+def make_stream(L):
+    """A seven-element IterableDataset of L (minitorch's or torch's utils.data)."""
+    class Stream(L.IterableDataset):
+        def __iter__(self):
+            return iter([np.float32(i) for i in range(7)])
 
-            def __len__(self):
-                return 7
-        return Stream()
+        def __len__(self):
+            return 7
+    return Stream()
 
-    for drop_last in (False, True):
-        m, t = both(lambda L: L.DataLoader(make(L), batch_size=3, drop_last=drop_last))
-        assert len(m) == len(t)
-        for a, b in zip(m, t, strict=True):
-            same(a, b)
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_iterable_dataset_batches_like_torch(drop_last):
+    m, t = both(lambda L: L.DataLoader(make_stream(L), batch_size=3, drop_last=drop_last))
+    assert len(m) == len(t)
+    for a, b in zip(m, t, strict=True):
+        same(a, b)
+
+
+def test_iterable_dataset_refuses_shuffle_like_torch():
     for L in (mud, tud):
         with pytest.raises(ValueError, match="expected unspecified shuffle option"):
-            L.DataLoader(make(L), shuffle=True)
+            L.DataLoader(make_stream(L), shuffle=True)
 
 
 # ---- argument errors ---------------------------------------------------------------------------

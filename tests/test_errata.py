@@ -12,9 +12,9 @@ import pathlib
 import numpy as np
 import pytest
 import torch
+from torch_compare import assert_close, check
 
 import minitorch
-from torch_compare import assert_close, check
 
 mnn = minitorch.nn
 MF = minitorch.nn.functional

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minitorch
@@ -222,7 +223,7 @@ def incompatible_shapes(draw):
 def test_every_broadcast_error_names_both_shapes(shapes, op):
     a, b = shapes
     sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
-    fn = eval(f"lambda L: L.ones({a}) {sym} L.ones({b})")  # noqa: S307  (test-built expression)
+    fn = eval(f"lambda L: L.ones({a}) {sym} L.ones({b})")  # test-built expression
     shape_str = [re.escape("(" + ",".join(map(str, s)) + ("," if len(s) == 1 else "") + ")")
                  for s in (a, b)]
     raises_like_torch(fn, rf"{op}: cannot broadcast {shape_str[0]} with {shape_str[1]}")

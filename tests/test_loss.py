@@ -10,12 +10,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_compare import check
 
 import minitorch
 import minitorch.nn.functional as F
 from minitorch.autograd import gradcheck
-from torch_compare import check
 
 DTYPES = st.sampled_from(["float64", "float32"])
 SEEDS = st.integers(0, 2**32 - 1)
@@ -121,19 +122,22 @@ def test_cross_entropy_uint8_targets_and_positional_arguments():
           x, t.astype(np.int64), w, grad=(True, False, False))
 
 
-def test_cross_entropy_all_targets_ignored_and_empty_batch():
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_all_targets_ignored(smoothing):
     x = np.random.default_rng(0).standard_normal((3, 4))
     t = np.array([1, 1, 1])
-    for smoothing in (0.0, 0.2):
-        m, _ = check(lambda L, x, t: L.nn.functional.cross_entropy(
-            x, t, ignore_index=1, label_smoothing=smoothing), x, t)
-        assert np.isnan(m.item())  # 0 / 0, as torch
-        check(lambda L, x, t: L.nn.functional.cross_entropy(
-            x, t, ignore_index=1, reduction="sum", label_smoothing=smoothing), x, t)
+    m, _ = check(lambda L, x, t: L.nn.functional.cross_entropy(
+        x, t, ignore_index=1, label_smoothing=smoothing), x, t)
+    assert np.isnan(m.item())  # 0 / 0, as torch
+    check(lambda L, x, t: L.nn.functional.cross_entropy(
+        x, t, ignore_index=1, reduction="sum", label_smoothing=smoothing), x, t)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_empty_batch(reduction):
     empty_x, empty_t = np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
-    for reduction in ("mean", "sum", "none"):
-        check(lambda L, x, t: L.nn.functional.cross_entropy(x, t, reduction=reduction),
-              empty_x, empty_t)
+    check(lambda L, x, t: L.nn.functional.cross_entropy(x, t, reduction=reduction),
+          empty_x, empty_t)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,13 +194,13 @@ def test_mse_loss_vs_torch(shape, seed, dtype, reduction, weighted):
               dtype=dtype)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
 @pytest.mark.parametrize("x_shape,y_shape", [((3, 4), (3, 1)), ((3, 1), (4,)), ((2, 3), ())])
-def test_mse_loss_broadcasts_with_torchs_warning(x_shape, y_shape):
+def test_mse_loss_broadcasts_with_torchs_warning(x_shape, y_shape, reduction):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(x_shape), rng.standard_normal(y_shape)
-    for reduction in ("mean", "none"):
-        with pytest.warns(UserWarning, match="different to the input size"):
-            check(lambda L, x, y: L.nn.functional.mse_loss(x, y, reduction=reduction), x, y)
+    with pytest.warns(UserWarning, match="different to the input size"):
+        check(lambda L, x, y: L.nn.functional.mse_loss(x, y, reduction=reduction), x, y)
 
 
 def test_mse_loss_mixed_dtypes_follow_torchs_promotion():
@@ -225,15 +229,20 @@ def test_binary_cross_entropy_vs_torch(shape, seed, dtype, reduction, weight, ha
           x, y, w, dtype=dtype, grad=(True, True, False))
 
 
-def test_binary_cross_entropy_clamps_the_log_at_minus_100():
-    # x = 0 or 1 exactly: log is -inf, torch clamps it at -100; the input gradient stays finite
-    x = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1e-50])
-    y = np.array([1.0, 0.0, 0.0, 1.0, 0.3, 1.0])
-    for reduction in ("none", "sum", "mean"):
-        m, _ = check(lambda L, x, y: L.nn.functional.binary_cross_entropy(
-            x, y, reduction=reduction), x, y, grad=(True, False))
-        assert np.isfinite(np.asarray(m.detach())).all()
-    out = F.binary_cross_entropy(f64(x), f64(y, False), reduction="none")
+# x = 0 or 1 exactly: log is -inf, torch clamps it at -100; the input gradient stays finite
+BCE_EDGE_X = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1e-50])
+BCE_EDGE_Y = np.array([1.0, 0.0, 0.0, 1.0, 0.3, 1.0])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_binary_cross_entropy_clamps_the_log_at_minus_100(reduction):
+    m, _ = check(lambda L, x, y: L.nn.functional.binary_cross_entropy(
+        x, y, reduction=reduction), BCE_EDGE_X, BCE_EDGE_Y, grad=(True, False))
+    assert np.isfinite(np.asarray(m.detach())).all()
+
+
+def test_binary_cross_entropy_clamped_terms_are_100():
+    out = F.binary_cross_entropy(f64(BCE_EDGE_X), f64(BCE_EDGE_Y, False), reduction="none")
     np.testing.assert_allclose(np.asarray(out.detach())[:2], [100.0, 100.0])
 
 
@@ -325,15 +334,21 @@ def test_legacy_size_average_and_reduce_map_as_torch(size_average, reduce):
 # ---------------------------------------------------------------------------------------------
 # gradcheck: full Jacobians in float64
 # ---------------------------------------------------------------------------------------------
-def test_gradcheck_losses():
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gradcheck_class_index_losses(reduction):
     rng = np.random.default_rng(3)
     x = f64(rng.standard_normal((3, 4)))
     t = minitorch.tensor([1, 3, 0])
     w = f64(rng.uniform(0.5, 2, 4), requires_grad=False)
-    for reduction in ("mean", "sum", "none"):
-        assert gradcheck(lambda x: F.cross_entropy(x, t, w, ignore_index=3, reduction=reduction,
-                                                   label_smoothing=0.2), (x,))
-        assert gradcheck(lambda x: F.nll_loss(x, t, w, reduction=reduction), (x,))
+    assert gradcheck(lambda x: F.cross_entropy(x, t, w, ignore_index=3, reduction=reduction,
+                                               label_smoothing=0.2), (x,))
+    assert gradcheck(lambda x: F.nll_loss(x, t, w, reduction=reduction), (x,))
+
+
+def test_gradcheck_losses():
+    rng = np.random.default_rng(3)  # the same x and w as test_gradcheck_class_index_losses
+    x = f64(rng.standard_normal((3, 4)))
+    w = f64(rng.uniform(0.5, 2, 4), requires_grad=False)
     x4 = f64(rng.standard_normal((2, 3, 2)))
     t4 = minitorch.tensor([[0, 2], [1, 1]])
     assert gradcheck(lambda x: F.cross_entropy(x, t4, label_smoothing=0.1), (x4,))

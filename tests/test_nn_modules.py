@@ -7,19 +7,20 @@ torch's weights, copied over through ``load_state_dict`` (NumPy values), so thei
 parameter's gradient (backpropagated from one random cotangent) agree to ~1e-10 in float64.
 """
 import copy
-import pickle
 import math
+import pickle
 import warnings
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
-
-import minitorch
+from hypothesis import given
+from hypothesis import strategies as st
 from seed_models import cifar_net, simple_cnn
 from torch_compare import assert_close, check
+
+import minitorch
 
 # --------------------------------------------------------------------------------------------
 # Architectures built with either library
@@ -180,7 +181,7 @@ def test_setattr_getattr_delattr_register():
     with pytest.raises(TypeError, match="cannot assign 'list' as buffer 'buf'"):
         m.buf = [1, 2]
     with pytest.raises(AttributeError, match="'Module' object has no attribute 'nope'"):
-        m.nope
+        _ = m.nope
     m.sub = nn.ReLU()  # replacing a child keeps its place
     del m.sub
     del m.buf
@@ -575,14 +576,26 @@ def test_conv_networks_with_torch_weights_match_torch(build, batch):
 # --------------------------------------------------------------------------------------------
 # Layers against torch's functional forms, with their constructor arguments
 # --------------------------------------------------------------------------------------------
-def test_activation_and_shape_layers_match_torch():
+ACTIVATION_AND_SHAPE_LAYERS = {
+    "ReLU": lambda L: L.nn.ReLU(), "Sigmoid": lambda L: L.nn.Sigmoid(),
+    "Tanh": lambda L: L.nn.Tanh(), "Softmax(dim=2)": lambda L: L.nn.Softmax(dim=2),
+    "LogSoftmax(dim=-1)": lambda L: L.nn.LogSoftmax(dim=-1), "Flatten": lambda L: L.nn.Flatten(),
+    "Flatten(0,2)": lambda L: L.nn.Flatten(0, 2),
+    "Identity(3,unused)": lambda L: L.nn.Identity(3, unused=True),
+    "Dropout(0.4).eval": lambda L: L.nn.Dropout(0.4).eval(),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("make", list(ACTIVATION_AND_SHAPE_LAYERS.values()),
+                         ids=list(ACTIVATION_AND_SHAPE_LAYERS))
+def test_activation_and_shape_layers_match_torch(make, dtype):
     x = np.random.default_rng(3).standard_normal((2, 3, 4, 5))
-    for dtype in ("float64", "float32"):
-        for make in (lambda L: L.nn.ReLU(), lambda L: L.nn.Sigmoid(), lambda L: L.nn.Tanh(),
-                     lambda L: L.nn.Softmax(dim=2), lambda L: L.nn.LogSoftmax(dim=-1),
-                     lambda L: L.nn.Flatten(), lambda L: L.nn.Flatten(0, 2),
-                     lambda L: L.nn.Identity(3, unused=True), lambda L: L.nn.Dropout(0.4).eval()):
-            check(lambda L, a: make(L)(a), x, dtype=dtype)
+    check(lambda L, a: make(L)(a), x, dtype=dtype)
+
+
+def test_softmax_layer_with_implicit_dim_matches_torch():
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 5))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the implicit-dim deprecation warning
         check(lambda L, a: L.nn.Softmax()(a), x[0], dtype="float64")
@@ -672,12 +685,12 @@ def test_maxpool2d_layer_matches_torch(make):
     np.testing.assert_array_equal(m_idx._data, t_idx.numpy())
 
 
-def test_linear_layer_matches_torch_with_bias_and_without():
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_layer_matches_torch_with_bias_and_without(bias):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 6))
-    for bias in (True, False):
-        t_model, m_model = build_pair(lambda L: L.nn.Linear(6, 4, bias=bias), "float64")
-        run_pair(t_model, m_model, x, "float64")
+    t_model, m_model = build_pair(lambda L: L.nn.Linear(6, 4, bias=bias), "float64")
+    run_pair(t_model, m_model, x, "float64")
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,11 +21,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
-
-import minitorch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch.optim.optimizer import required as torch_required
 from torch_compare import as_numpy, assert_close, to_mt, to_torch
+
+import minitorch
 
 LIBS = (torch, minitorch)
 
@@ -80,7 +81,7 @@ def run(L, opt_name, kwargs, problem, steps, dtype, groups=None, set_to_none=Tru
     history, lrs = [], []
     sign = -1 if kwargs.get("maximize") else 1
     for t in range(steps):
-        def compute_loss():
+        def compute_loss(t=t):  # this step's t, bound now
             opt.zero_grad(set_to_none=set_to_none)
             loss = loss_fn(L, params, x, y, t, sign)
             loss.backward()
@@ -590,7 +591,7 @@ def test_scheduler_lr_sequence_equals_torch(name):
        lr=st.floats(1e-3, 1.0))
 def test_cosine_annealing_hypothesis(T_max, eta_min, lr):
     """3·T_max steps: down, back up, and down again, equal to torch; the closed form agrees."""
-    make = lambda S, opt: S.CosineAnnealingLR(opt, T_max=T_max, eta_min=eta_min)  # noqa: E731
+    make = lambda S, opt: S.CosineAnnealingLR(opt, T_max=T_max, eta_min=eta_min)
     t_seq, _, _ = lr_sequence(torch, make, 3 * T_max, lrs=(lr, lr / 3))
     m_seq, _, _ = lr_sequence(minitorch, make, 3 * T_max, lrs=(lr, lr / 3))
     assert m_seq == t_seq

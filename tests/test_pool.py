@@ -4,7 +4,8 @@ choice on ties, NaN and all −∞ windows; gradcheck; and the error messages.""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from torch_compare import assert_close, check, to_mt, to_torch
 
 import minitorch
@@ -77,7 +78,7 @@ def test_max_pool2d_matches_torch(case):
 ])
 def test_configurations(kwargs, dtype):
     x = distinct_values(np.random.default_rng(0), (2, 3, 9, 11))
-    fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)  # noqa: E731
+    fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)
     check(fn, x, dtype=dtype)
     assert_same_indices(lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs),
                         x, dtype)
@@ -93,7 +94,12 @@ def test_ceil_mode_output_size_rule():
     assert tuple(F.max_pool2d(x, 2, 2, 0).shape) == (1, 1, 2, 2)
 
 
-def test_ties_choose_the_first_maximum_like_torch():
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=2, stride=1),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=2, dilation=2, stride=1),
+])
+def test_ties_choose_the_first_maximum_like_torch(kwargs):
     """Ties everywhere, overlapping windows: values, indices and routed gradients must equal
     torch's exactly (first maximum in row-major scan order; overlaps accumulate)."""
     x = np.array([[[[1., 1., 0., 2.],
@@ -101,16 +107,17 @@ def test_ties_choose_the_first_maximum_like_torch():
                     [0., 3., 3., 0.],
                     [3., 3., 0., 0.]]]])
     x = np.concatenate([x, np.zeros_like(x), np.ones_like(x)], axis=1)  # all-equal planes too
-    for kwargs in (dict(kernel_size=2), dict(kernel_size=2, stride=1),
-                   dict(kernel_size=3, stride=1, padding=1),
-                   dict(kernel_size=2, dilation=2, stride=1)):
-        fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)  # noqa: E731
-        check(fn, x)  # a gradient routed to the wrong tie would be off by O(1)
-        assert_same_indices(
-            lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
+    fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)
+    check(fn, x)  # a gradient routed to the wrong tie would be off by O(1)
+    assert_same_indices(
+        lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
 
 
-def test_nan_and_minus_infinity_like_torch():
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=2, stride=1, padding=1),
+])
+def test_nan_and_minus_infinity_like_torch(kwargs):
     """A NaN always wins (the last one, when several); a window of −∞ reports its first valid
     position, never a padded one."""
     nan, inf = np.nan, np.inf
@@ -118,12 +125,10 @@ def test_nan_and_minus_infinity_like_torch():
                     [nan, 2., 3., 1.],
                     [-inf, -inf, 5., 6.],
                     [-inf, -inf, 7., 8.]]]])
-    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
-                   dict(kernel_size=2, stride=1, padding=1)):
-        fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)  # noqa: E731
-        check(fn, x)
-        assert_same_indices(
-            lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
+    fn = lambda L, x: L.nn.functional.max_pool2d(x, **kwargs)
+    check(fn, x)
+    assert_same_indices(
+        lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
 
 
 def test_window_of_padding_only():
@@ -151,13 +156,15 @@ def test_empty_batch_and_non_contiguous_input():
     check(lambda L, x: L.nn.functional.max_pool2d(x.permute(0, 3, 1, 2), 3, 2, 1), x_nhwc)
 
 
-def test_integer_input_matches_torch():
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+])
+def test_integer_input_matches_torch(kwargs):
     x = np.random.default_rng(2).integers(-50, 50, (2, 2, 7, 6))
-    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
-        m, _ = check(lambda L, x: L.nn.functional.max_pool2d(x, **kwargs), x)
-        assert m.dtype == minitorch.int64
-        assert_same_indices(
-            lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
+    m, _ = check(lambda L, x: L.nn.functional.max_pool2d(x, **kwargs), x)
+    assert m.dtype == minitorch.int64
+    assert_same_indices(
+        lambda L, x: L.nn.functional.max_pool2d(x, return_indices=True, **kwargs), x)
 
 
 def test_indices_do_not_require_grad_and_output_does():

@@ -4,9 +4,9 @@ Every step runs under ``no_grad`` and updates each parameter's array in place (t
 version counter), so views of a parameter see the new values and a graph that saved the old ones
 refuses to backward. Algorithms, state and state dicts follow torch's, step for step.
 """
+from . import lr_scheduler
+from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .sgd import SGD
-from .adam import Adam, AdamW
-from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]

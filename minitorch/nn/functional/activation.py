@@ -10,12 +10,9 @@ tanh'(x) = 1 − tanh²(x) and relu'(x) = [x > 0] (0 at x = 0, as torch).
 """
 from __future__ import annotations
 
-
-import numpy as np
-
+from ... import views
 from ...autograd import Function
 from ...backend import array_module
-from ... import views
 from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "sigmoid", "tanh", "softmax",

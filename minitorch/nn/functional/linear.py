@@ -10,7 +10,8 @@ import numpy as np
 
 from ... import views
 from ...autograd import Function
-from ...backend import matmul as backend_matmul, to_device
+from ...backend import matmul as backend_matmul
+from ...backend import to_device
 from ...ops import unbroadcast
 from ...random import default_generator
 from ...tensor import Tensor, fmt_shape, matmul

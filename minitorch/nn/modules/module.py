@@ -20,7 +20,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ...autograd import no_grad
-from ...backend import array_module, device as _device, to_dtype
+from ...backend import array_module, to_dtype
+from ...backend import device as _device
 from ...backend.dtypes import _BY_NAME as _DTYPE_NAMES
 from ...tensor import Size, Tensor
 from ..parameter import Parameter

@@ -2,12 +2,10 @@
 
     from minitorch.utils.data import DataLoader, TensorDataset, random_split
 """
-from .dataset import (Dataset, IterableDataset, TensorDataset, ConcatDataset, Subset,  # noqa: F401
-                      random_split)
-from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
-                      BatchSampler)
-from .collate import default_collate, default_convert  # noqa: F401
-from .dataloader import DataLoader  # noqa: F401
+from .collate import default_collate, default_convert
+from .dataloader import DataLoader
+from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",

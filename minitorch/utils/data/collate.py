@@ -24,8 +24,8 @@ import copy
 
 import numpy as np
 
-from ...creation import as_tensor, tensor
 from ...backend import dtypes as _dt
+from ...creation import as_tensor, tensor
 from ...tensor import Tensor, stack
 
 _ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
