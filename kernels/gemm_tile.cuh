@@ -59,7 +59,7 @@
 // (kt+1)&1 was last read during tile kt-1, which every thread finished before the barrier
 // that ended tile kt-1, so the store cannot race with those reads.
 //
-// The NumPy twin of this file is minitorch/backend/kernel_twins.py (`_mainloop`): the same
+// The NumPy twin of this file is minitorch/testing/kernel_twins.py (`_mainloop`): the same
 // index formulas, executed over all 256 threads at once; keep the two in step.
 #pragma once
 
