@@ -169,6 +169,8 @@ CASES = {
     # device strings (minitorch.device parses them for Tensor.to and Module.to alike)
     "module_to_unknown_device": (lambda L: L.nn.Linear(2, 2).to("tpu"),
                                  r"device type at start of device string: tpu"),
+    "empty_module_to_unknown_device": (lambda L: L.nn.Sequential().to("tpu"),
+                                       r"device type at start of device string: tpu"),
     "module_to_bad_index": (lambda L: L.nn.Linear(2, 2).to("cuda:x"),
                             r"Invalid device string: 'cuda:x'"),
     "module_to_device_keyword": (lambda L: L.nn.Linear(2, 2).to(device="cuda:x"),
