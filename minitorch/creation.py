@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from .backend import device as _device, to_device, to_dtype, from_numpy_dtype, default_float
-from .backend import promote_types
+from .backend import default_float, from_numpy_dtype, promote_types, to_device, to_dtype
+from .backend import device as _device
 from .backend import dtypes as _dt
 from .random import _generator
 from .tensor import Tensor, _size_args

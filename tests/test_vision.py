@@ -14,22 +14,24 @@ import gzip
 import math
 import pickle
 import shutil
-import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 import torch.nn.functional as TF
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from torch_compare import assert_close, check
 
 import minitorch
 from minitorch.utils.data import DataLoader
-from minitorch.vision import datasets, transforms as T
+from minitorch.vision import datasets
 from minitorch.vision import functional as VF
+from minitorch.vision import transforms as T
 from minitorch.vision.datasets import DatasetCorruptError, DatasetNotFoundError
-from torch_compare import assert_close, check
 
 DTYPES = st.sampled_from(["float32", "float64"])
 
