@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from minitorch.training.finetune import add_finetune_arguments, run_finetune  # noqa: E402
+from minitorch.training.finetune import add_finetune_arguments, run_finetune
 
 
 def main(argv=None) -> dict:

@@ -20,11 +20,12 @@ long = int64
 
 __version__ = "0.1.0"
 
-from . import nn, optim  # noqa: E402  (they build on everything above)
-from . import viz  # noqa: E402  (draw_graph: the backward graph as Graphviz DOT)
-from .serialization import save, load  # noqa: E402  (checkpoints; uses nn.Parameter)
-from . import metrics  # noqa: E402  (accuracy, confusion matrix, precision/recall/F1)
-from . import utils, vision  # noqa: E402  (utils.data: DataLoader; vision: datasets, transforms)
+# the rest builds on everything above, so it is imported last
+from . import nn, optim
+from . import viz  # draw_graph: the backward graph as Graphviz DOT
+from .serialization import save, load  # checkpoints; uses nn.Parameter
+from . import metrics  # accuracy, confusion matrix, precision/recall/F1
+from . import utils, vision  # utils.data: DataLoader; vision: datasets, transforms
 
 
 # ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------

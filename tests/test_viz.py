@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from seed_models import cifar_net
 
 import minitorch
 from minitorch.viz import draw_graph, render_dot
-from seed_models import cifar_net
 
 
 def parse_dot(source):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import dtype, float16, float32, float64, uint8, int8, int16, int32, int64, bool_  # noqa: F401
-from .dtypes import to_dtype, from_numpy_dtype, default_float, promote_types  # noqa: F401
-from .device import device, to_device, cupy_module, cuda_is_available  # noqa: F401
+from .dtypes import dtype, float16, float32, float64, uint8, int8, int16, int32, int64, bool_
+from .dtypes import to_dtype, from_numpy_dtype, default_float, promote_types
+from .device import device, to_device, cupy_module, cuda_is_available
 
 
 def array_module(*arrays):
@@ -37,7 +37,7 @@ def add_at(a, index, values) -> None:
     if isinstance(a, np.ndarray):
         np.add.at(a, index, values)
         return
-    import cupyx  # noqa: PLC0415  (CuPy is present: a is a CuPy array)
+    import cupyx  # here, not at the top: CuPy is present (a is a CuPy array)
     cupyx.scatter_add(a, index, values)
 
 

@@ -45,7 +45,7 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
     if not sys.stderr.isatty():  # a log file or a pipe: the per-epoch lines say enough
         return _PlainBar(total, desc)
     try:
-        from tqdm import tqdm  # noqa: PLC0415  (optional)
+        from tqdm import tqdm  # optional: pip install tqdm
     except ImportError:
         return _PlainBar(total, desc)
     return tqdm(total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True)

@@ -69,9 +69,9 @@ def write_report(result: dict, config: dict, out_dir: str, log=print) -> list[st
     write_atomically(path, lambda fh: fh.write(text.encode("utf-8")))
     written = [path]
     try:
-        import matplotlib  # noqa: PLC0415  (optional: pip install 'minitorch[demo]')
+        import matplotlib  # optional: pip install 'minitorch[demo]'
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        import matplotlib.pyplot as plt
     except ImportError:
         log("matplotlib is not installed: no PNG plots (pip install 'minitorch[demo]')")
         return written

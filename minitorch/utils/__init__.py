@@ -1,2 +1,2 @@
 """``minitorch.utils``: data loading (``minitorch.utils.data``), as ``torch.utils``."""
-from . import data  # noqa: F401
+from . import data

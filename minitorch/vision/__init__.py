@@ -4,4 +4,4 @@
     train = datasets.Digits(train=True, size=28,
                             transform=transforms.Normalize([0.5], [0.5]))
 """
-from . import functional, transforms, datasets  # noqa: F401
+from . import functional, transforms, datasets

@@ -23,7 +23,8 @@ from typing import Sequence
 import numpy as np
 
 from ..backend.shapes import pair_argument
-from ..creation import tensor as _tensor, from_numpy
+from ..creation import from_numpy
+from ..creation import tensor as _tensor
 from ..random import default_generator
 from ..tensor import Tensor, where
 from . import functional as F

@@ -1,7 +1,7 @@
 """``minitorch.nn.functional``: one Function per op, forward and backward formulas beside the code."""
-from .activation import *  # noqa: F401,F403
-from .linear import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pooling import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
-from .normalization import *  # noqa: F401,F403
+from .activation import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .loss import *  # noqa: F403
+from .normalization import *  # noqa: F403

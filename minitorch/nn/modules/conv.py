@@ -4,11 +4,11 @@ from __future__ import annotations
 import math
 
 from ... import creation
+from ...backend.shapes import pair_argument
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-from ...backend.shapes import pair_argument
 
 __all__ = ["Conv2d"]
 
