@@ -2,6 +2,7 @@
 foreign files, and torch interoperability through examples/convert_checkpoint.py."""
 from __future__ import annotations
 
+import errno
 import importlib.util
 import io
 import json
@@ -9,6 +10,9 @@ import math
 import os
 import pickle
 import stat
+import struct
+import time
+import tracemalloc
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -16,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from torch_compare import assert_close
 
 import minitorch
 import minitorch.serialization as ser
 from minitorch.serialization import CheckpointError
-from torch_compare import assert_close
 
 DTYPES = ["float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -468,6 +473,225 @@ def _npy(array):
     return buf.getvalue()
 
 
+# ---- hostile files: nothing big is allocated or decompressed before the checks --------------------
+def _archive(path: Path, obj_node, entries, method=zipfile.ZIP_STORED):
+    """A checkpoint written by hand: the description ``obj_node`` and ``{name: bytes}``."""
+    description = {"format": "minitorch.checkpoint", "version": 1, "object": obj_node}
+    with zipfile.ZipFile(path, "w", compression=method) as zf:
+        zf.writestr("minitorch_checkpoint.json", json.dumps(description))
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _npy_header(shape, descr="<f4"):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                               "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def _tensor_node(shape, dtype="float32"):
+    return {"type": "tensor", "data": "data/0.npy", "dtype": dtype, "shape": list(shape),
+            "device": "cpu", "requires_grad": False, "parameter": False}
+
+
+def _peak_bytes_of(fn):
+    """Run ``fn`` under tracemalloc (NumPy reports its array buffers to it); its peak bytes."""
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("described", [[2 ** 40], [10]])
+def test_npy_header_declaring_a_huge_array_is_refused_before_allocating(described, tmp_path):
+    # a 200-byte entry whose header declares 2**40 floats (4 TiB): a bare MemoryError before
+    entry = _npy_header([2 ** 40])
+    entry += b"\0" * (200 - len(entry))
+    path = _archive(tmp_path / "hostile.mtc", _tensor_node(described), {"data/0.npy": entry})
+    peak = _peak_bytes_of(lambda: _load_error(path))
+    message = _load_error(path)
+    assert "data/0.npy" in message and "[1099511627776]" in message
+    if described == [10]:
+        assert "the description says float32 of shape [10]" in message
+    else:
+        assert "4398046511104 bytes after a 128-byte header, but the entry holds 200" in message
+    assert peak < 1 << 20
+
+
+def test_deflated_entry_is_checked_before_it_is_decompressed(tmp_path):
+    # 32 MiB of zeros deflate to ~32 KiB; the description says 10 floats
+    bomb = _npy(np.zeros(8 << 20, np.float32))
+    path = _archive(tmp_path / "bomb.mtc", _tensor_node([10]), {"data/0.npy": bomb},
+                    method=zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 100_000
+    peak = _peak_bytes_of(lambda: _load_error(path))
+    assert "holds float32 of shape [8388608], the description says float32 of shape [10]" in \
+        _load_error(path)
+    assert peak < 4 << 20  # reading it all first (as before) peaks above 32 MiB
+
+
+def test_zip_record_claiming_more_than_deflate_can_expand_is_refused(tmp_path):
+    good = _good(tmp_path)
+    deflated = _archive(tmp_path / "deflated.mtc", None, {}, method=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in zin.namelist():
+            z.writestr(name, zin.read(name))
+    assert_same(minitorch.load(good), minitorch.load(deflated))  # a re-zipped checkpoint loads
+    data = _set_zip_field(deflated.read_bytes(), "data/0.npy", "file_size", 2 ** 32 - 2)
+    (tmp_path / "claims.mtc").write_bytes(data)
+    assert "claims 4294967294 bytes of content from" in _load_error(tmp_path / "claims.mtc")
+
+
+# offsets of fields in a ZIP local file header and central directory record
+_LOCAL, _CENTRAL = b"PK\x03\x04", b"PK\x01\x02"
+_FIELDS = {"flags": (6, 8, "<H"), "method": (8, 10, "<H"), "compress_size": (18, 20, "<I"),
+           "file_size": (22, 24, "<I")}
+
+
+def _set_zip_field(data: bytes, name: str, field: str, value: int) -> bytes:
+    """``data`` (a ZIP) with ``field`` of entry ``name`` set to ``value`` in both its local
+    header and its central directory record."""
+    data = bytearray(data)
+    local_at, central_at, fmt = _FIELDS[field]
+    found = 0
+    for signature, at, name_at in ((_LOCAL, local_at, 30), (_CENTRAL, central_at, 46)):
+        start = data.find(signature)
+        while start >= 0:
+            if data[start + name_at:start + name_at + len(name)] == name.encode():
+                data[start + at:start + at + struct.calcsize(fmt)] = struct.pack(fmt, value)
+                found += 1
+            start = data.find(signature, start + 1)
+    assert found == 2
+    return bytes(data)
+
+
+@pytest.mark.parametrize("field, value, expect", [
+    ("method", 1, "uses ZIP compression method 1"),        # shrink: NotImplementedError before
+    ("method", 99, "uses ZIP compression method 99"),      # AES: NotImplementedError before
+    ("method", 12, "uses ZIP compression method 12"),      # bzip2 over stored bytes
+    ("flags", 0x1, "has ZIP flag bits 0x0001"),            # "encrypted, password required"
+    ("flags", 0x20, "has ZIP flag bits 0x0020"),           # patch data: NotImplementedError
+    ("flags", 0x40, "has ZIP flag bits 0x0040"),           # strong encryption
+])
+def test_flipped_zip_method_or_flags_raise_checkpoint_error(field, value, expect, tmp_path):
+    good = _good(tmp_path)
+    for entry in ("data/0.npy", "minitorch_checkpoint.json"):
+        bad = tmp_path / f"bad-{entry.replace('/', '-')}"
+        bad.write_bytes(_set_zip_field(good.read_bytes(), entry, field, value))
+        message = _load_error(bad)
+        assert expect in message and entry in message
+
+
+def _nested_description(depth: int) -> bytes:
+    node = 1
+    for _ in range(depth):
+        node = {"type": "list", "items": [node]}
+    return json.dumps({"format": "minitorch.checkpoint", "version": 1, "object": node}).encode()
+
+
+def test_deeply_nested_descriptions_raise_checkpoint_error(tmp_path):
+    good = _good(tmp_path)
+    deep = _rewrite(good, tmp_path / "deep.mtc", entries={
+        "minitorch_checkpoint.json": _nested_description(400)})  # RecursionError in decode before
+    assert "containers nested more than 100 deep at obj[0][0]" in _load_error(deep)
+    deeper = _rewrite(good, tmp_path / "deeper.mtc", entries={
+        "minitorch_checkpoint.json": b'{"format": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"})
+    assert "nested too deeply for the JSON parser" in _load_error(deeper)  # json.loads' own
+
+
+def test_save_and_load_agree_on_the_nesting_limit(tmp_path):
+    obj = 1
+    for _ in range(ser.MAX_DEPTH):
+        obj = [obj]
+    assert roundtrip(obj, tmp_path) == obj  # as deep as load accepts
+    with pytest.raises(ValueError, match=r"containers nested more than 100 deep at obj\[0\]"):
+        minitorch.save([obj], tmp_path / "deeper.mtc")
+    assert not (tmp_path / "deeper.mtc").exists()
+    keyed = {(1, 2): 0}  # a tuple key counts as one level below its dict, on save as on load
+    for _ in range(ser.MAX_DEPTH - 2):
+        keyed = [keyed]
+    assert roundtrip(keyed, tmp_path) == keyed
+    with pytest.raises(ValueError, match="containers nested more than 100 deep"):
+        minitorch.save([keyed], tmp_path / "deeper.mtc")
+
+
+# ---- a full disk, and the temporary files of killed saves ---------------------------------------
+@pytest.mark.parametrize("error, where", [(errno.ENOSPC, "fsync"), (errno.EFBIG, "write"),
+                                          (errno.ENOSPC, "replace")])
+def test_disk_full_while_saving_names_the_checkpoint(error, where, tmp_path, monkeypatch):
+    path = tmp_path / "model.mtc"
+    minitorch.save({"w": minitorch.ones(3)}, path)
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(error, os.strerror(error))  # as write() and fsync() raise it: no file name
+
+    if where == "write":
+        monkeypatch.setattr(ser, "_write_array", fail)
+    else:
+        monkeypatch.setattr(os, where, fail)
+    with pytest.raises(OSError) as info:
+        minitorch.save({"w": minitorch.zeros(3)}, path)
+    assert info.value.errno == error and info.value.filename == str(path)
+    assert f"[Errno {error}] {os.strerror(error)}" in str(info.value) and str(path) in str(info.value)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.mtc"]
+
+
+def test_next_save_removes_stale_temporary_files_of_the_same_checkpoint_only(tmp_path):
+    path = tmp_path / "model.mtc"
+    hour_ago = time.time() - 3600
+
+    def make(name, old=True, content=b"x" * 1000):
+        p = tmp_path / name
+        p.write_bytes(content)
+        if old:
+            os.utime(p, (hour_ago, hour_ago))
+        return p
+
+    stale = [make(".model.mtc.0123456789ab.tmp"), make(".model.mtc.ffffffffffff.tmp")]
+    kept = [make(".model.mtc.0123456789ab.tmp.keep"), make(".model.mtc.0123456789.tmp"),
+            make(".other.mtc.0123456789ab.tmp"), make("model.mtc.0123456789ab.tmp"),
+            make(".model.mtc.0123456789AB.tmp"), make("notes.txt"),
+            make(".model.mtc.aaaaaaaaaaaa.tmp", old=False)]  # a save in progress
+    (tmp_path / ".model.mtc.bbbbbbbbbbbb.tmp").mkdir()  # not a regular file: left
+    os.utime(tmp_path / ".model.mtc.bbbbbbbbbbbb.tmp", (hour_ago, hour_ago))
+    outside = make("outside.bin")
+    (tmp_path / ".model.mtc.cccccccccccc.tmp").symlink_to(outside)  # a link is not followed
+    os.utime(tmp_path / ".model.mtc.cccccccccccc.tmp", (hour_ago, hour_ago), follow_symlinks=False)
+
+    minitorch.save({"w": minitorch.ones(2)}, path)
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept) and outside.read_bytes() == b"x" * 1000
+    assert (tmp_path / ".model.mtc.bbbbbbbbbbbb.tmp").is_dir()
+    assert (tmp_path / ".model.mtc.cccccccccccc.tmp").is_symlink()
+    assert_same({"w": minitorch.ones(2)}, minitorch.load(path))
+
+
+def test_orphan_of_a_killed_save_is_removed_by_the_next_save(tmp_path, monkeypatch):
+    path = tmp_path / "model.mtc"
+    minitorch.save({"step": 1}, path)
+    real_open = os.open
+    created = []
+    monkeypatch.setattr(os, "open", lambda p, *a: (created.append(p), real_open(p, *a))[1])
+    monkeypatch.setattr(ser, "_write_array", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(os, "unlink", lambda p: None)  # killed: no clean-up ran
+    with pytest.raises(KeyboardInterrupt):
+        minitorch.save({"w": minitorch.ones(2)}, path)
+    monkeypatch.undo()
+    orphan = Path(created[-1])
+    assert orphan.exists() and orphan.name.startswith(".model.mtc.")
+    minitorch.save({"step": 2}, path)
+    assert orphan.exists()  # it could still be a concurrent writer's: too young to remove
+    os.utime(orphan, (time.time() - ser.STALE_TEMP_AGE_S - 5,) * 2)
+    minitorch.save({"step": 3}, path)
+    assert os.listdir(tmp_path) == ["model.mtc"] and minitorch.load(path) == {"step": 3}
+
+
 def test_map_location(tmp_path):
     good = _good(tmp_path)
     on_cuda = _rewrite(good, tmp_path / "cuda.mtc", description=lambda d: _set_device(d, "cuda:0"))
@@ -485,7 +709,7 @@ def test_map_location(tmp_path):
 
 
 def _set_device(description, dev):
-    for key, node in description["object"]["items"]:
+    for _key, node in description["object"]["items"]:
         if isinstance(node, dict) and node.get("type") == "tensor":
             node["device"] = dev
     return description
