@@ -2,17 +2,19 @@
 
 The graph
 ---------
-Every op is a :class:`Function` with two static methods, as in ``torch.autograd.Function``::
+Every op is a Function with two static methods, as in ``torch.autograd.Function``::
 
     forward(ctx, *inputs)        -> output            y = f(x)
     backward(ctx, grad_output)   -> grad per input     dL/dx = dL/dy · ∂y/∂x   (the vector-Jacobian product)
 
-Inside ``forward`` and ``backward`` the arguments are raw arrays (NumPy or CuPy), so the math is
-written once with ``xp = array_module(x)``. ``Function.apply`` does the bookkeeping: it unwraps the
-Tensors, calls ``forward``, wraps the result and, when any input requires grad, records the call as a
-graph node. The node *is* the ``ctx`` object: it keeps what ``save_for_backward`` stored and the
-parent nodes of its inputs (``next_functions``). A leaf tensor that requires grad is represented by an
-:class:`AccumulateGrad` node that adds the incoming gradient to ``leaf.grad``.
+The engine's own ops subclass :class:`ArrayFunction`: inside their ``forward`` and ``backward`` the
+arguments are raw arrays (NumPy or CuPy), so the math is written once with ``xp = array_module(x)``.
+``ArrayFunction.apply`` does the bookkeeping: it unwraps the Tensors, calls ``forward``, wraps the
+result and, when any input requires grad, records the call as a graph node. The node *is* the
+``ctx`` object: it keeps what ``save_for_backward`` stored and the edges to its inputs' nodes
+(``next_functions``). A leaf tensor that requires grad is represented by an
+:class:`AccumulateGrad` node that adds the incoming gradient to ``leaf.grad``. Users subclass
+:class:`Function`, torch's API: the same recording, with Tensors in and out of forward and backward.
 
 Backward
 --------
@@ -171,8 +173,10 @@ class OutputMeta(NamedTuple):
     differentiable: bool
 
 
-class Function(Node):
-    """Base class of every differentiable op. Subclasses define ``forward`` and ``backward``.
+class ArrayFunction(Node):
+    """Base class of the engine's own differentiable ops (ops.py, nn.functional): ``forward``
+    and ``backward`` work on raw arrays (NumPy or CuPy). Users write :class:`Function`, whose
+    forward and backward receive Tensors, as torch's.
 
     ``apply(*args)`` runs forward; positional Tensor arguments are the op's differentiable
     inputs, anything else (ints, tuples, None) passes through unchanged. ``forward`` returns one
@@ -198,6 +202,7 @@ class Function(Node):
     _non_differentiable = ()
     _released = False
     _retained = ()  # non-leaf outputs whose .grad should be kept (retain_grad)
+    materialize_grads = True
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -248,6 +253,21 @@ class Function(Node):
                                          for t, v in self._saved_versions)
 
     # ---- recording ------------------------------------------------------------------------
+    def _record_inputs(self, args, needs) -> None:
+        """The edges to the inputs' graph nodes, one per positional argument, and the public
+        next_functions/input_shapes: one per tensor (or array) argument, as torch lists them."""
+        Tensor = _tensor_class()
+        self._edges = tuple(a._graph_edge() if n else _NO_EDGE for a, n in zip(args, needs))
+        self._shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+        operand = [isinstance(a, Tensor) or hasattr(a, "shape") for a in args]
+        self.next_functions = tuple(e for e, o in zip(self._edges, operand) if o)
+        self.input_shapes = tuple(sh for sh, o in zip(self._shapes, operand) if o)
+
+    def _call_backward(self, grads: list) -> tuple:
+        """Run backward on the gradients of the outputs; one gradient (or None) per input."""
+        out = type(self).backward(self, *grads)
+        return out if isinstance(out, tuple) else (out,)
+
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _tensor_class()
@@ -265,11 +285,7 @@ class Function(Node):
         results = tuple(Tensor._make(o, requires_grad=record and d)
                         for o, d in zip(outs, differentiable))
         if record:
-            ctx._edges = tuple(a._graph_edge() if n else _NO_EDGE for a, n in zip(args, needs))
-            ctx._shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
-            operand = [isinstance(a, Tensor) or hasattr(a, "shape") for a in args]
-            ctx.next_functions = tuple(e for e, o in zip(ctx._edges, operand) if o)
-            ctx.input_shapes = tuple(sh for sh, o in zip(ctx._shapes, operand) if o)
+            ctx._record_inputs(args, needs)
             ctx.outputs = tuple(OutputMeta(tuple(o.shape), o.dtype, d)
                                 for o, d in zip(outs, differentiable))
             ctx.n_outputs = len(outs)
@@ -287,7 +303,31 @@ class Function(Node):
             # a view shares its base's memory, hence its version counter; in-place ops on it
             # write through to the base (see minitorch/views.py)
             results[0]._become_view_of(args[0], cls, args[1:])
+        if _call_observer is not None:
+            _call_observer(cls, args, kwargs, ctx if record else None, results)
         return results if isinstance(out, tuple) else results[0]
+
+
+# The tracing hook. While set (by ``observe_calls``), every ``Function.apply`` reports its call
+# after forward: the op class, its arguments as given (Tensors and the non-tensor ones), its
+# keyword arguments, the recorded node (None when nothing was recorded) and the tuple of result
+# Tensors. The backward graph alone lacks forward facts (which inputs were parameters or
+# constants, an op's non-tensor arguments); ``minitorch.onnx.export`` reads them here.
+_call_observer = None
+
+
+@contextlib.contextmanager
+def observe_calls(observer):
+    """``observer(cls, args, kwargs, node, results)`` sees every ``Function.apply`` inside the
+    block (one observer at a time; nesting raises)."""
+    global _call_observer
+    if _call_observer is not None:
+        raise RuntimeError("observe_calls: another observer is already installed")
+    _call_observer = observer
+    try:
+        yield
+    finally:
+        _call_observer = None
 
 
 _Tensor = None
@@ -300,6 +340,132 @@ def _tensor_class():
         from .tensor import Tensor
         _Tensor = Tensor
     return _Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# Function: torch's custom-Function API, on Tensors
+# --------------------------------------------------------------------------------------------
+class Function(ArrayFunction):
+    """A differentiable op written by the user, as ``torch.autograd.Function``.
+
+    ``forward(ctx, *args)`` receives the Tensors (and other arguments) given to ``apply`` and
+    returns a Tensor or a tuple of them; it runs with grad recording off. ``backward(ctx,
+    *grad_outputs)`` receives one Tensor per output (dL/d output) and returns one gradient per
+    input of forward — a Tensor, or None for an input that needs none::
+
+        class Square(minitorch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):             # y = x²
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad_output):  # dL/dx = dL/dy · 2x
+                (x,) = ctx.saved_tensors
+                return grad_output * 2 * x
+
+        y = Square.apply(x)
+
+    The ctx API: ``save_for_backward(*tensors)`` / ``saved_tensors`` (checked against later
+    in-place changes), ``needs_input_grad``, ``mark_non_differentiable(*outputs)``,
+    ``mark_dirty(*inputs)`` (forward changed these inputs in place and returns them),
+    ``set_materialize_grads(False)`` (backward gets None, not zeros, for an unused output).
+    torch 2's style of a ``forward`` without ctx plus ``setup_context(ctx, inputs, output)``
+    works too. Backward always runs with grad recording off: higher-order gradients are not
+    supported, so ``once_differentiable`` changes nothing.
+    """
+    _dirty = ()
+
+    # ---- ctx API --------------------------------------------------------------------------
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable = tuple(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors):
+        self._dirty = tuple(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = bool(value)
+
+    # ---- recording ------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        Tensor = _tensor_class()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = cls()
+        ctx.needs_input_grad = needs
+        record = _grad_enabled and any(needs)
+        if record:  # before forward: an input that forward changes in place gets a new node
+            ctx._record_inputs(args, needs)
+        with no_grad():
+            if cls.setup_context is not Function.setup_context:  # torch 2's style
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, out)
+            else:
+                out = cls.forward(ctx, *args, **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        inputs = {id(a) for a in args if isinstance(a, Tensor)}
+        results, metas = [], []
+        for nr, o in enumerate(outs):
+            if not isinstance(o, Tensor):  # other outputs pass through, as in torch
+                results.append(o)
+                metas.append(OutputMeta((), None, False))
+                continue
+            differentiable = o.is_floating_point() and id(o) not in ctx._non_differentiable
+            if id(o) in ctx._dirty:
+                if id(o) not in inputs:
+                    raise RuntimeError(f"{cls.__name__}.forward: mark_dirty() was given a tensor "
+                                       f"that is not an input (shape {tuple(o.shape)})")
+                if o._grad_fn is None and o._requires_grad:
+                    raise RuntimeError(f"{cls.__name__}: a leaf Variable that requires grad "
+                                       "has been used in an in-place operation (mark_dirty).")
+                r = o  # the input itself, with a new history
+            else:
+                # a new Tensor on the same memory: an output never shares an input's history
+                r = Tensor._make(o._data)
+                r._version_counter = o._version_counter
+            if record and differentiable:
+                r._grad_fn, r._output_nr, r._requires_grad = ctx, nr, True
+                r._accumulator = None
+            results.append(r)
+            metas.append(OutputMeta(tuple(o.shape), o._data.dtype, differentiable))
+        if record:
+            ctx.outputs = tuple(metas)
+            ctx.n_outputs = len(outs)
+            ctx._saved_versions = tuple((t, t._version) for t in ctx._saved
+                                        if isinstance(t, Tensor))
+        else:
+            ctx._saved = ()
+        return tuple(results) if isinstance(out, tuple) else results[0]
+
+    def _call_backward(self, grads: list) -> tuple:
+        Tensor = _tensor_class()
+        wrapped = [None if g is None else Tensor._make(g) for g in grads]
+        out = type(self).backward(self, *wrapped)
+        out = out if isinstance(out, tuple) else (out,)
+        n = len(self._edges)
+        if len(out) < n or any(g is not None for g in out[n:]):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of "
+                               f"gradients (expected {n}, got {len(out)})")
+        arrays = []
+        for k, g in enumerate(out[:n]):
+            if g is not None and not isinstance(g, Tensor):
+                raise TypeError(f"function {self.name()} returned a gradient of type "
+                                f"{type(g).__name__} for input {k}; expected a Tensor or None")
+            arrays.append(None if g is None else g._data)
+        return tuple(arrays)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+
+def once_differentiable(backward):
+    """torch marks a backward that cannot itself be differentiated; minitorch never records
+    the backward pass (no higher-order gradients), so the decorator returns it unchanged."""
+    return backward
+
+
+FunctionCtx = Function  # the type of ctx, for annotations written against torch
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +496,8 @@ def topological_order(root: Node) -> list:
 
 def _output_grads(node, grads: dict) -> list | None:
     """The gradients that reached ``node``'s outputs, zeros for outputs that got none (torch's
-    materialised grads); None when no output got one (nothing to propagate)."""
+    materialised grads; None instead after ``ctx.set_materialize_grads(False)``); None when no
+    output got one (nothing to propagate)."""
     key = id(node)
     if node.n_outputs == 1:
         g = grads.pop((key, 0), None)
@@ -338,6 +505,8 @@ def _output_grads(node, grads: dict) -> list | None:
     found = [grads.pop((key, nr), None) for nr in range(node.n_outputs)]
     if all(g is None for g in found):
         return None
+    if not node.materialize_grads:
+        return found
     xp = array_module(*(g for g in found if g is not None))
     return [xp.zeros(meta.shape, dtype=meta.dtype) if g is None else g
             for g, meta in zip(found, node.outputs)]
@@ -363,9 +532,7 @@ def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
             else:
                 t.grad._data = t.grad._data + g
         with no_grad():
-            in_grads = type(node).backward(node, *out_grads)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
+            in_grads = node._call_backward(out_grads)
         if len(in_grads) != len(node._edges):
             raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
                                f"{len(node._edges)} inputs")

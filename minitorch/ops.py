@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function
+from .autograd import ArrayFunction
 from .backend import add_at, array_module
 from .backend import matmul as backend_matmul
 
@@ -33,7 +33,7 @@ def unbroadcast(g, shape):
 # ---------------------------------------------------------------------------------------------
 # Arithmetic
 # ---------------------------------------------------------------------------------------------
-class Add(Function):
+class Add(ArrayFunction):
     """y = a + b.            dL/da = unbroadcast(g),  dL/db = unbroadcast(g)."""
 
     @staticmethod
@@ -47,7 +47,7 @@ class Add(Function):
         return unbroadcast(g, sa), unbroadcast(g, sb)
 
 
-class Sub(Function):
+class Sub(ArrayFunction):
     """y = a - b.            dL/da = unbroadcast(g),  dL/db = -unbroadcast(g)."""
 
     @staticmethod
@@ -61,7 +61,7 @@ class Sub(Function):
         return unbroadcast(g, sa), -unbroadcast(g, sb)
 
 
-class Mul(Function):
+class Mul(ArrayFunction):
     """y = a * b.            dL/da = unbroadcast(g * b),  dL/db = unbroadcast(g * a)."""
 
     @staticmethod
@@ -82,7 +82,7 @@ class Mul(Function):
         return ga, gb
 
 
-class Div(Function):
+class Div(ArrayFunction):
     """y = a / b.            dL/da = unbroadcast(g / b),  dL/db = unbroadcast(-g * a / b²)."""
 
     @staticmethod
@@ -102,7 +102,7 @@ class Div(Function):
         return ga, gb
 
 
-class Neg(Function):
+class Neg(ArrayFunction):
     """y = -x.               dL/dx = -g."""
 
     @staticmethod
@@ -114,7 +114,7 @@ class Neg(Function):
         return -g
 
 
-class Pow(Function):
+class Pow(ArrayFunction):
     """y = a ** b (both tensors).
 
     dL/da = unbroadcast(g · b · a^(b-1))   (0 where b == 0, as torch)
@@ -142,7 +142,7 @@ class Pow(Function):
         return ga, gb
 
 
-class PowScalar(Function):
+class PowScalar(ArrayFunction):
     """y = x ** p for a Python number p.   dL/dx = g · p · x^(p-1)   (0 when p == 0)."""
 
     @staticmethod
@@ -162,7 +162,7 @@ class PowScalar(Function):
             return g * p * x ** (p - 1), None
 
 
-class RPowScalar(Function):
+class RPowScalar(ArrayFunction):
     """y = s ** x for a Python number s.   dL/dx = g · y · ln s   (0 where s == 0 and x >= 0)."""
 
     @staticmethod
@@ -184,7 +184,7 @@ class RPowScalar(Function):
             return None, g * y * x.dtype.type(np.log(ctx.s))
 
 
-class MatMul(Function):
+class MatMul(ArrayFunction):
     """y = a @ b with NumPy/torch semantics (1-D operands get a dim added then removed; leading
     batch dims broadcast).  For the 2-D case a (n,k) @ b (k,m) = y (n,m):
 
@@ -221,7 +221,7 @@ class MatMul(Function):
         return ga, gb
 
 
-class Maximum(Function):
+class Maximum(ArrayFunction):
     """y = max(a, b) elementwise.  g goes to the larger input; on ties it is split in half (torch)."""
 
     @staticmethod
@@ -236,7 +236,7 @@ class Maximum(Function):
         return unbroadcast(g * wa, np.shape(a)), unbroadcast(g * (1 - wa), np.shape(b))
 
 
-class Minimum(Function):
+class Minimum(ArrayFunction):
     """y = min(a, b) elementwise.  g goes to the smaller input; on ties it is split in half (torch)."""
 
     @staticmethod
@@ -251,7 +251,7 @@ class Minimum(Function):
         return unbroadcast(g * wa, np.shape(a)), unbroadcast(g * (1 - wa), np.shape(b))
 
 
-class Where(Function):
+class Where(ArrayFunction):
     """y = where(cond, a, b).   dL/da = unbroadcast(g·[cond]),  dL/db = unbroadcast(g·[not cond])."""
 
     @staticmethod
@@ -271,7 +271,7 @@ class Where(Function):
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions
 # ---------------------------------------------------------------------------------------------
-class Exp(Function):
+class Exp(ArrayFunction):
     """y = eˣ.               dL/dx = g · y."""
 
     @staticmethod
@@ -287,7 +287,7 @@ class Exp(Function):
         return g * y
 
 
-class Log(Function):
+class Log(ArrayFunction):
     """y = ln x.             dL/dx = g / x."""
 
     @staticmethod
@@ -303,7 +303,7 @@ class Log(Function):
             return g / x
 
 
-class Sqrt(Function):
+class Sqrt(ArrayFunction):
     """y = √x.               dL/dx = g / (2y)."""
 
     @staticmethod
@@ -320,7 +320,7 @@ class Sqrt(Function):
             return g / (2 * y)
 
 
-class Abs(Function):
+class Abs(ArrayFunction):
     """y = |x|.              dL/dx = g · sign(x)   (sign(0) = 0, as torch)."""
 
     @staticmethod
@@ -334,7 +334,7 @@ class Abs(Function):
         return g * array_module(x).sign(x)
 
 
-class Tanh(Function):
+class Tanh(ArrayFunction):
     """y = tanh x.           dL/dx = g · (1 − y²)."""
 
     @staticmethod
@@ -349,7 +349,7 @@ class Tanh(Function):
         return g * (1 - y * y)
 
 
-class Sigmoid(Function):
+class Sigmoid(ArrayFunction):
     """y = σ(x) = 1 / (1 + e⁻ˣ).   dL/dx = g · y · (1 − y).
 
     Computed without overflow: with e = e^(−|x|), σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0.
@@ -369,7 +369,7 @@ class Sigmoid(Function):
         return g * y * (1 - y)
 
 
-class ReLU(Function):
+class ReLU(ArrayFunction):
     """y = max(x, 0).        dL/dx = g where not (y ≤ 0), else 0.
 
     Written as torch's threshold backward: a NaN input gives y = NaN, and NaN ≤ 0 is false, so
@@ -389,7 +389,7 @@ class ReLU(Function):
         return array_module(g).where(y <= 0, g.dtype.type(0), g)
 
 
-class Clamp(Function):
+class Clamp(ArrayFunction):
     """y = min(max(x, lo), hi).   dL/dx = g · [lo ≤ x ≤ hi]   (boundaries included, as torch)."""
 
     @staticmethod
@@ -415,7 +415,7 @@ class Clamp(Function):
         return g * mask, None, None
 
 
-class Cast(Function):
+class Cast(ArrayFunction):
     """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
 
     @staticmethod
@@ -428,7 +428,7 @@ class Cast(Function):
         return g.astype(ctx.in_dtype), None
 
 
-class ToDevice(Function):
+class ToDevice(ArrayFunction):
     """y = x copied to another device.     dL/dx = g copied back."""
 
     @staticmethod
@@ -443,7 +443,7 @@ class ToDevice(Function):
         return to_device(g, ctx.src), None
 
 
-class Clone(Function):
+class Clone(ArrayFunction):
     """y = a copy of x.      dL/dx = g."""
 
     @staticmethod
@@ -468,7 +468,7 @@ def _expand_back(g, in_shape, axes, keepdim):
     return xp.broadcast_to(g, in_shape)
 
 
-class Sum(Function):
+class Sum(ArrayFunction):
     """y = Σ x over ``axes``.    dL/dx = g broadcast back over the summed axes."""
 
     @staticmethod
@@ -481,7 +481,7 @@ class Sum(Function):
         return _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim), None, None
 
 
-class Mean(Function):
+class Mean(ArrayFunction):
     """y = (1/n) Σ x over ``axes``, n the number of elements reduced.   dL/dx = g / n, broadcast."""
 
     @staticmethod
@@ -496,7 +496,7 @@ class Mean(Function):
         return _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim), None, None
 
 
-class AMax(Function):
+class AMax(ArrayFunction):
     """y = max of x over ``axes`` (the value only; the min with ``largest=False``).
 
     dL/dx = g · [x == y] / (number of ties): the gradient is shared evenly among equal maxima,
@@ -532,7 +532,7 @@ class AMax(Function):
             return g * mask / count.astype(g.dtype), None, None, None, None
 
 
-class TakeAlongDim(Function):
+class TakeAlongDim(ArrayFunction):
     """y = x gathered along ``dim`` at ``index`` (how ``max(dim)`` picks its values).
 
     dL/dx = zeros with g scattered back to the gathered positions.
@@ -569,7 +569,7 @@ def _shifted(x, dim):
     return x - x.max(axis=dim, keepdims=True)
 
 
-class Softmax(Function):
+class Softmax(ArrayFunction):
     """yᵢ = e^xᵢ / Σⱼ e^xⱼ along ``dim``  (computed as e^(xᵢ−m) / Σⱼ e^(xⱼ−m), m = maxⱼ xⱼ).
 
     Jacobian: ∂yᵢ/∂xⱼ = yᵢ (δᵢⱼ − yⱼ), so the vector-Jacobian product is
@@ -595,7 +595,7 @@ class Softmax(Function):
         return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
 
 
-class LogSoftmax(Function):
+class LogSoftmax(ArrayFunction):
     """yᵢ = log softmax(x)ᵢ = xᵢ − m − log Σⱼ e^(xⱼ−m) along ``dim``, m = maxⱼ xⱼ.
 
     The shift by m (log-sum-exp) keeps it finite for logits of any magnitude (1e3 and beyond):
@@ -629,7 +629,7 @@ class LogSoftmax(Function):
 # ---------------------------------------------------------------------------------------------
 # Shape ops (outputs are views of the input where NumPy can make them so)
 # ---------------------------------------------------------------------------------------------
-class Reshape(Function):
+class Reshape(ArrayFunction):
     """y = x with a new shape (view, reshape, flatten, squeeze, unsqueeze).   dL/dx = g reshaped back."""
     is_view = True
 
@@ -643,7 +643,7 @@ class Reshape(Function):
         return g.reshape(ctx.in_shape), None
 
 
-class Permute(Function):
+class Permute(ArrayFunction):
     """y = x with axes reordered by ``dims``.   dL/dx = g permuted by the inverse permutation."""
     is_view = True
 
@@ -658,7 +658,7 @@ class Permute(Function):
         return array_module(g).transpose(g, inverse), None
 
 
-class Expand(Function):
+class Expand(ArrayFunction):
     """y = x broadcast to ``shape`` (no copy).   dL/dx = unbroadcast(g, x.shape)."""
     is_view = True
 
@@ -672,7 +672,7 @@ class Expand(Function):
         return unbroadcast(g, ctx.in_shape), None
 
 
-class GetItem(Function):
+class GetItem(ArrayFunction):
     """y = x[index].   dL/dx = zeros with g added at the indexed positions (repeated integer
     indices accumulate, hence ``add.at``).
 
@@ -700,7 +700,7 @@ class GetItem(Function):
         return gx, None, None
 
 
-class SetItem(Function):
+class SetItem(ArrayFunction):
     """y = x with y[index] = v (out of place; ``x[index] = v`` on a graph tensor rebinds to y).
 
     dL/dx = g with the overwritten positions zeroed;   dL/dv = unbroadcast(g[index], v.shape).
@@ -721,7 +721,7 @@ class SetItem(Function):
         return gx, gv, None
 
 
-class Copy(Function):
+class Copy(ArrayFunction):
     """y = src broadcast to dst's shape and cast to dst's dtype (``dst.copy_(src)``, ``fill_``):
     dst's old values are discarded.
 
@@ -743,7 +743,7 @@ class Copy(Function):
         return g_dst, g_src
 
 
-class Cat(Function):
+class Cat(ArrayFunction):
     """y = concatenation of the inputs along ``dim``.   dL/dxᵢ = the slice of g that xᵢ filled."""
 
     @staticmethod
@@ -758,7 +758,7 @@ class Cat(Function):
         return tuple(xp.split(g, [int(i) for i in np.cumsum(ctx.sizes)[:-1]], axis=ctx.dim))
 
 
-class Stack(Function):
+class Stack(ArrayFunction):
     """y = the inputs stacked along a new axis ``dim``.   dL/dxᵢ = g taken at index i of ``dim``."""
 
     @staticmethod

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from torch_compare import check
 
 import minitorch
-from minitorch.autograd import Function, GradcheckError, gradcheck
+from minitorch.autograd import ArrayFunction, Function, GradcheckError, gradcheck
 
 DTYPES = ("float64", "float32")
 seeds = st.integers(0, 2**32 - 1)
@@ -203,7 +203,8 @@ def test_custom_function_returning_the_wrong_number_or_shape_of_gradients():
         def backward(ctx, g):
             return g
 
-    with pytest.raises(RuntimeError, match="returned 1 gradients for 2 inputs"):
+    with pytest.raises(RuntimeError, match=r"returned an incorrect number of gradients "
+                                           r"\(expected 2, got 1\)"):
         TooFew.apply(leaf([1.0]), leaf([2.0])).backward()
     with pytest.raises(RuntimeError, match=r"gradient of shape \(\) for an input of shape \(3,\)"):
         WrongShape.apply(leaf([1.0, 2.0, 3.0])).backward()
@@ -825,9 +826,9 @@ def test_next_functions_are_node_and_output_number_pairs_like_torch(program):
 
 
 # ---------------------------------------------------------------------------------------------
-# Functions with several outputs
+# Functions with several outputs (the engine's ArrayFunction: raw arrays in and out)
 # ---------------------------------------------------------------------------------------------
-class ScaleAndTotal(Function):
+class ScaleAndTotal(ArrayFunction):
     """Two outputs: y1 = a·x and y2 = Σ x.   dL/dx = a·g1 + g2 (g2 broadcast)."""
 
     @staticmethod
@@ -840,7 +841,7 @@ class ScaleAndTotal(Function):
         return g1 * ctx.a + g2, None
 
 
-class ValueAndFloatIndex(Function):
+class ValueAndFloatIndex(ArrayFunction):
     """y = max(x) and its position as a float that is marked non-differentiable."""
 
     @staticmethod

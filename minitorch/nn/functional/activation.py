@@ -11,7 +11,7 @@ tanh'(x) = 1 − tanh²(x) and relu'(x) = [x > 0] (0 at x = 0, as torch).
 from __future__ import annotations
 
 from ... import views
-from ...autograd import Function
+from ...autograd import ArrayFunction
 from ...backend import array_module
 from ...tensor import Tensor
 
@@ -49,7 +49,7 @@ def relu_(input: Tensor) -> Tensor:
     return relu(input, inplace=True)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(ArrayFunction):
     """y = x for x > 0, negative_slope · x otherwise.
 
     dL/dx = g · (1 if x > 0 else negative_slope)   (at x = 0 the slope is used, as torch).

@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import Function
+from ...autograd import ArrayFunction
 from ...backend import array_module, raw_kernels_for
 from ...backend.geometry import ConvGeometry, conv2d_geometry
 from ...backend.shapes import pair_argument
@@ -141,7 +141,7 @@ def col2im(dcols, padded_shape, kernel, stride, dilation, out_hw):
 # ---------------------------------------------------------------------------------------------
 # The Function
 # ---------------------------------------------------------------------------------------------
-class Conv2d(Function):
+class Conv2d(ArrayFunction):
     """y = conv2d(x, w, b): Y = w2 @ im2col(xpad) + b, per group, then Y's columns to NCHW.
 
     Shapes (G = groups, K_g = C/G·kH·kW, M = N·OH·OW):

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ... import views
-from ...autograd import Function
+from ...autograd import ArrayFunction
 from ...backend import matmul as backend_matmul
 from ...backend import to_device
 from ...ops import unbroadcast
@@ -22,7 +22,7 @@ __all__ = ["linear", "dropout", "flatten"]
 # ---------------------------------------------------------------------------------------------
 # linear
 # ---------------------------------------------------------------------------------------------
-class Linear(Function):
+class Linear(ArrayFunction):
     """y = x Wᵀ + b over any leading dimensions.
 
     Shapes: x (*, in), W (out, in), b broadcastable to y (usually (out,)), y (*, out).
@@ -113,7 +113,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # dropout
 # ---------------------------------------------------------------------------------------------
-class Dropout(Function):
+class Dropout(ArrayFunction):
     """y = x · m / (1 − p), m a fixed 0/1 mask with P(mᵢ = 1) = 1 − p  (inverted dropout).
 
     The mask and the scale are drawn/fixed in forward and passed in as ``noise = m / (1 − p)``

@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from ...autograd import Function, is_grad_enabled
+from ...autograd import ArrayFunction, is_grad_enabled
 from ...backend import array_module, promote_types
 from ...tensor import Tensor, broadcast_shapes, fmt_shape, where
 from .activation import log_softmax
@@ -125,7 +125,7 @@ def _target_weights(target, weight, ignore_index, dtype):
     return xp.where(keep, w, dtype.type(0)).astype(dtype, copy=False), safe, keep
 
 
-class NLLLoss(Function):
+class NLLLoss(ArrayFunction):
     """Negative log-likelihood of the target classes.
 
     Shapes: x (N, C, d1, …) — log-probabilities, usually ``log_softmax`` output; t (N, d1, …)
@@ -392,7 +392,7 @@ def _elementwise_weight(op: str, name: str, weight, shape, dtype) -> Tensor | No
     return weight if weight.dtype is dtype else weight.to(dtype)
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(ArrayFunction):
     """ℓᵢ = −wᵢ [yᵢ log xᵢ + (1 − yᵢ) log(1 − xᵢ)],  x ∈ [0, 1] probabilities, y targets in [0, 1].
 
     As torch, each log is clamped at −100 so that x = 0 or 1 gives a finite loss (and log(1 − x)
@@ -487,7 +487,7 @@ def _sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-class BinaryCrossEntropyWithLogits(Function):
+class BinaryCrossEntropyWithLogits(ArrayFunction):
     """Binary cross-entropy of σ(x) against y, computed from the logits x directly.
 
     With log σ(x) evaluated stably (see ``_log_sigmoid``) and pos_weight p (1 when None):

@@ -1,14 +1,14 @@
 """Batch normalisation: ``batch_norm`` as one Function with a hand-derived backward."""
 from __future__ import annotations
 
-from ...autograd import Function
+from ...autograd import ArrayFunction
 from ...backend import array_module
 from ...tensor import Tensor, fmt_shape
 
 __all__ = ["batch_norm"]
 
 
-class BatchNorm(Function):
+class BatchNorm(ArrayFunction):
     """Per-channel normalisation of x of shape (N, C, *spatial); channel c is dim 1.
 
     Notation: for channel c the statistics run over the m = N · prod(spatial) entries of that

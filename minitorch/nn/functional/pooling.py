@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import Function, is_grad_enabled
+from ...autograd import ArrayFunction, is_grad_enabled
 from ...backend import array_module, raw_kernels_for
 from ...backend.geometry import PoolGeometry, max_pool2d_geometry
 from ...backend.shapes import pair_argument
@@ -65,7 +65,7 @@ def first_valid_offset(out_size, kernel, stride, pad, dilation, xp):
     return (xp.maximum(0, -start) + dilation - 1) // dilation
 
 
-class MaxPool2d(Function):
+class MaxPool2d(ArrayFunction):
     """y[n, c, i, j] = max over the window of output pixel (i, j) (module docstring).
 
     Shapes: x (N, C, H, W) or (C, H, W) → y (N, C, OH, OW); internally ``winner`` (N, C, OH, OW)
