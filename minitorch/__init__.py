@@ -5,7 +5,8 @@
 from .backend import (dtype, device, float16, float32, float64, uint8, int8, int16, int32, int64,
                       bool_ as bool)
 from .backend import cuda_is_available as _cuda_is_available
-from .tensor import Tensor, Size, matmul, cat, concat, concatenate, stack, where
+from .tensor import Tensor, Size, matmul, mm, cat, concat, concatenate, stack, where
+from .tensor import write_out as _write_out
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import autograd
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state
@@ -26,11 +27,19 @@ from . import viz  # draw_graph: the backward graph as Graphviz DOT
 from .serialization import save, load  # checkpoints; uses nn.Parameter
 from . import metrics  # accuracy, confusion matrix, precision/recall/F1
 from . import utils, vision  # utils.data: DataLoader; vision: datasets, transforms
+from . import accelerator, backends  # torch.accelerator, torch.backends: devices, inert flags
 
 
 # ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------
 def exp(input): return input.exp()
 def log(input): return input.log()
+def log1p(input): return input.log1p()
+def sin(input): return input.sin()
+def cos(input): return input.cos()
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    if out is not None:
+        return _write_out(out, "norm", lambda: input.norm(p, dim, keepdim, dtype), input)
+    return input.norm(p, dim, keepdim, dtype)
 def sqrt(input): return input.sqrt()
 def abs(input): return input.abs()
 def tanh(input): return input.tanh()
@@ -54,10 +63,28 @@ def argmin(input, dim=None, keepdim=False): return input.argmin(dim, keepdim)
 def maximum(input, other): return input.maximum(other)
 def minimum(input, other): return input.minimum(other)
 def pow(input, exponent): return input ** exponent
-def add(input, other, alpha=1): return input.add(other, alpha=alpha)
-def sub(input, other, alpha=1): return input.sub(other, alpha=alpha)
-def mul(input, other): return input * other
-def div(input, other): return input / other
+def _with_out(op, compute, out, *inputs):
+    """``compute()``, or with ``out=``: compute and store into out (``tensor.write_out``)."""
+    return compute() if out is None else _write_out(out, op, compute, *inputs)
+
+
+def add(input, other, alpha=1, out=None):
+    return _with_out("add", lambda: input.add(other, alpha=alpha), out, input, other)
+
+
+def sub(input, other, alpha=1, out=None):
+    return _with_out("sub", lambda: input.sub(other, alpha=alpha), out, input, other)
+
+
+def mul(input, other, out=None):
+    return _with_out("mul", lambda: input * other, out, input, other)
+
+
+def div(input, other, out=None):
+    return _with_out("div", lambda: input / other, out, input, other)
+
+
+
 def neg(input): return -input
 def softmax(input, dim): return input.softmax(dim)
 def log_softmax(input, dim): return input.log_softmax(dim)
@@ -91,3 +118,13 @@ class cuda:
         if _cuda_is_available():
             from .backend import cupy_module
             cupy_module().cuda.Device().synchronize()
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        """Does nothing: CUDA tensors draw their random numbers on the CPU (see
+        ``minitorch.random``), so ``minitorch.manual_seed`` already seeds them; torch, too,
+        ignores this call on a machine without CUDA."""
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        """Does nothing, as ``manual_seed``: there is no per-GPU generator to seed."""

@@ -303,6 +303,54 @@ class Log(ArrayFunction):
             return g / x
 
 
+class Log1p(ArrayFunction):
+    """y = ln(1 + x), accurate for small x (no rounding of 1 + x).     dL/dx = g / (1 + x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return array_module(x).log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (1 + x)
+
+
+class Sin(ArrayFunction):
+    """y = sin x.            dL/dx = g · cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):
+            return array_module(x).sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(invalid="ignore"):
+            return g * array_module(x).cos(x)
+
+
+class Cos(ArrayFunction):
+    """y = cos x.            dL/dx = −g · sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):
+            return array_module(x).cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(invalid="ignore"):
+            return -g * array_module(x).sin(x)
+
+
 class Sqrt(ArrayFunction):
     """y = √x.               dL/dx = g / (2y)."""
 
@@ -530,6 +578,68 @@ class AMax(ArrayFunction):
         g = _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):  # amax of a NaN slice: 0/0, as torch
             return g * mask / count.astype(g.dtype), None, None, None, None
+
+
+class Norm(ArrayFunction):
+    """y = ‖x‖_p over ``axes`` = (Σ |xᵢ|^p)^(1/p)  (p = ∞: max |xᵢ|, p = −∞: min |xᵢ|,
+    p = 0: the number of non-zero entries).
+
+    Backward, with y broadcast back over the reduced axes (torch's rules, including at y = 0):
+
+        p = 0:        dL/dx = 0
+        p = 1:        dL/dx = g · sign(x)
+        p = 2:        dL/dx = g · x / y                        (0 where y = 0)
+        p = ±∞:       dL/dx = g · sign(x) · [|x| = y] / (number of ties)
+        otherwise:    dL/dx = g · sign(x) · |x|^(p−1) / y^(p−1)  (0 where y = 0)
+    """
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        xp = array_module(x)
+        a = xp.abs(x)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if p == 0:
+                y = (a != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+            elif p == np.inf:
+                y = a.max(axis=axes, keepdims=True)
+            elif p == -np.inf:
+                y = a.min(axis=axes, keepdims=True)
+            elif p == 1:
+                y = a.sum(axis=axes, keepdims=True)
+            elif p == 2:
+                y = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
+            else:
+                y = (a ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(x, y)
+        ctx.p, ctx.in_shape, ctx.axes, ctx.keepdim = p, x.shape, axes, keepdim
+        if keepdim:
+            return y
+        return y.reshape(tuple(n for i, n in enumerate(x.shape) if axes is not None
+                               and i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xp = array_module(x)
+        p = ctx.p
+        g = _expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim)
+        y = xp.broadcast_to(y, x.shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 0:
+                dx = xp.zeros_like(x)
+            elif p == 1:
+                dx = g * xp.sign(x)
+            elif p == 2:
+                dx = xp.where(y == 0, x.dtype.type(0), g * x / y)
+            elif p in (np.inf, -np.inf):
+                mask = xp.abs(x) == y
+                count = mask.sum(axis=ctx.axes, keepdims=True)
+                dx = g * xp.sign(x) * mask / count.astype(x.dtype)
+            else:
+                a = xp.abs(x)
+                dx = xp.where(y == 0, x.dtype.type(0),
+                              g * xp.sign(x) * a ** (p - 1) / y ** (p - 1))
+        return dx.astype(x.dtype, copy=False), None, None, None
 
 
 class TakeAlongDim(ArrayFunction):

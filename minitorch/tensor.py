@@ -598,6 +598,35 @@ class Tensor:
     def matmul(self, other):
         return matmul(self, other)
 
+    def mm(self, mat2):
+        return mm(self, mat2)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The vector p-norm over ``dim`` (all elements when None), as ``torch.norm``:
+        p = 'fro' (2), a number, inf or -inf (``ops.Norm``); 'nuc' is not implemented."""
+        if isinstance(p, str):
+            if p != "fro":
+                raise NotImplementedError(f"norm: p={p!r} (the nuclear norm) is not implemented "
+                                          "in minitorch; 'fro' and numeric p are")
+            p = 2
+        if not isinstance(p, (numbers.Real, np.generic)) or isinstance(p, bool):
+            raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+        x = self if dtype is None else self.to(dtype)
+        if not x.is_floating_point():
+            raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
+                               f"Got {x.dtype.name} instead.")
+        return ops.Norm.apply(x, float(p), normalize_dims(dim, x.ndim, "norm"), bool(keepdim))
+
+    def __format__(self, spec):
+        """format(t, '+.2f') formats a 0-dim tensor's value, as torch does."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string passed to Tensor.__format__: {spec!r} "
+                            f"(only 0-dim tensors take one; this one has shape "
+                            f"{fmt_shape(self.shape)})")
+        return repr(self)
+
     def maximum(self, other):
         return self._binary(other, ops.Maximum, "maximum")
 
@@ -665,6 +694,15 @@ class Tensor:
 
     def exp(self):
         return ops.Exp.apply(self._floating())
+
+    def log1p(self):
+        return ops.Log1p.apply(self._floating())
+
+    def sin(self):
+        return ops.Sin.apply(self._floating())
+
+    def cos(self):
+        return ops.Cos.apply(self._floating())
 
     def log(self):
         return ops.Log.apply(self._floating())
@@ -981,8 +1019,11 @@ class Tensor:
                 # an index on another device is moved, as torch takes CPU indices for CUDA tensors
                 it = it._data if it.device == self.device else to_device(it._data, self.device)
                 advanced = True
-            elif isinstance(it, (list, np.ndarray)):
-                it = xp.asarray(it)
+            elif isinstance(it, (list, range, np.ndarray)):
+                # a range indexes as the list of its values, as in torch
+                it = xp.asarray(list(it) if isinstance(it, range) else it)
+                if it.size == 0:
+                    it = it.astype(np.int64)  # x[[]] selects nothing
                 if it.dtype.kind == "f":
                     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
                 advanced = True
@@ -1155,8 +1196,57 @@ from .backend import dtypes as _dtypes
 
 
 # ---- module-level functions that Tensor methods share -------------------------------------
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+def write_out(out, op: str, result_fn, *inputs, same_dtype: bool = False) -> Tensor:
+    """The ``out=`` argument of torch's functions: compute ``result_fn()`` and store it in
+    ``out`` (resized to the result's shape, with a warning if it held elements), returning out.
+
+    As in torch, out= does not record a graph: it refuses inputs that require grad while
+    recording is on. ``same_dtype``: the result's dtype must be out's (matmul, mm); otherwise
+    the result may be cast to out's dtype within its category or above (a float into an int
+    is refused).
+    """
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be a Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and any(isinstance(t, Tensor) and t._requires_grad
+                                 for t in (*inputs, out)):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    result = result_fn()
+    if same_dtype and result.dtype is not out.dtype:
+        raise RuntimeError(f"{op}: Expected out tensor to have dtype {result.dtype.name}, but got "
+                           f"{out.dtype.name} instead")
+    if result.dtype.category > out.dtype.category:
+        raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to the desired "
+                           f"output type {out.dtype.name}")
+    if result.device != out.device:
+        raise RuntimeError(f"{op}: out is on {out.device} but the result is on {result.device}")
+    if out.shape != result.shape:
+        if out.numel():
+            warnings.warn(f"{op}: an output with one or more elements was resized since it had "
+                          f"shape {list(out.shape)}, which does not match the required output "
+                          f"shape {list(result.shape)}", UserWarning, stacklevel=3)
+        out._data = array_module(out._data).empty(result.shape, dtype=out._data.dtype)
+    views.write_raw(out, result._data)
+    return out
+
+
+def mm(input: Tensor, mat2: Tensor, out=None) -> Tensor:
+    """The product of two matrices (2-D only, no broadcasting: ``matmul`` is the general one)."""
+    for name, t in (("self", input), ("mat2", mat2)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"mm(): argument '{name}' must be a Tensor, not {type(t).__name__}")
+        if t.ndim != 2:
+            raise RuntimeError(f"mm: {name} must be a matrix, got a tensor of shape "
+                               f"{fmt_shape(t.shape)}")
+    if out is not None:
+        return write_out(out, "mm", lambda: matmul(input, mat2), input, mat2, same_dtype=True)
+    return matmul(input, mat2)
+
+
+def matmul(a: Tensor, b: Tensor, out=None) -> Tensor:
     """a @ b; shapes checked first: ``matmul: (4,5) @ (6,2): 5 != 6``."""
+    if out is not None:
+        return write_out(out, "matmul", lambda: matmul(a, b), a, b, same_dtype=True)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     sa, sb = a.shape, b.shape
