@@ -28,7 +28,6 @@ from .serialization import save, load  # checkpoints; uses nn.Parameter
 from . import metrics  # accuracy, confusion matrix, precision/recall/F1
 from . import utils, vision  # utils.data: DataLoader; vision: datasets, transforms
 from . import accelerator, backends  # torch.accelerator, torch.backends: devices, inert flags
-from . import accelerator, backends  # torch.accelerator, torch.backends: devices, inert flags
 
 
 # ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------
@@ -119,16 +118,6 @@ class cuda:
         if _cuda_is_available():
             from .backend import cupy_module
             cupy_module().cuda.Device().synchronize()
-
-    @staticmethod
-    def manual_seed(seed: int) -> None:
-        """Does nothing: CUDA tensors draw their random numbers on the CPU (see
-        ``minitorch.random``), so ``minitorch.manual_seed`` already seeds them; torch, too,
-        ignores this call on a machine without CUDA."""
-
-    @staticmethod
-    def manual_seed_all(seed: int) -> None:
-        """Does nothing, as ``manual_seed``: there is no per-GPU generator to seed."""
 
     @staticmethod
     def manual_seed(seed: int) -> None:
