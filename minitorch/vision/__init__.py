@@ -5,3 +5,4 @@
                             transform=transforms.Normalize([0.5], [0.5]))
 """
 from . import functional, transforms, datasets
+from . import utils  # make_grid, save_image
