@@ -56,8 +56,11 @@ CONVERTERS: dict = {}
 SHAPE_ARGUMENTS: dict = {}
 
 
-def converts(*op_classes, shape_arguments=()):
+def converts(*op_classes, shape_arguments=(), refuses=False):
+    """Register a converter; ``refuses=True`` marks one that always raises (checked before the
+    two traces are compared, so its own reason is the one reported)."""
     def register(fn):
+        fn.refuses = refuses
         for op in op_classes:
             CONVERTERS[op] = fn
             if shape_arguments:
@@ -237,7 +240,7 @@ def batch_norm(b, call, other):
            epsilon=float(call.kwargs["eps"]))
 
 
-@converts(Dropout)
+@converts(Dropout, refuses=True)
 def dropout(b, call, other):
     raise unsupported(call, "dropout in training mode draws a random mask; export runs the model "
                             "in eval mode, so this is F.dropout(..., training=True) written into "
@@ -417,7 +420,7 @@ def get_item(b, call, other):
         b.node("Unsqueeze", [x, b.ints(unsqueeze)], target("unsqueeze"))
 
 
-@converts(ops.TakeAlongDim)
+@converts(ops.TakeAlongDim, refuses=True)
 def take_along_dim(b, call, other):
     raise unsupported(call, "max(dim)/min(dim) pick their values with indices computed outside "
                             "the recorded ops; use amax(dim)/amin(dim) for the values")

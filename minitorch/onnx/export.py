@@ -299,6 +299,13 @@ def export(model, args, f=None, *, kwargs=None, export_params: bool = True, verb
     if len(other.outputs) != len(trace.outputs):
         raise UnsupportedOperatorError("ONNX export: forward returned a different number of "
                                        "outputs for two inputs")
+    for call in _needed_calls(trace):
+        convert = CONVERTERS.get(call.op)
+        if convert is None:
+            raise unsupported(call, f"no ONNX conversion is written for {call.name} (see "
+                                    f"minitorch/onnx/converters.py)")
+        if convert.refuses:
+            convert(None, call, None)
     _compare(trace, other)
     proto = _build(onnx, trace, other, opset, input_names, output_names, axes)
     onnx.checker.check_model(proto, full_check=True)
@@ -341,11 +348,7 @@ def _build(onnx, trace, other, opset, input_names, output_names, axes):
             aliases.append((vid, name))
     calls_b = {c.index: c for c in other.calls}
     for call in _needed_calls(trace):
-        convert = CONVERTERS.get(call.op)
-        if convert is None:
-            raise unsupported(call, f"no ONNX conversion is written for "
-                                    f"{call.name} (see minitorch/onnx/converters.py)")
-        convert(b, call, calls_b[call.index])
+        CONVERTERS[call.op](b, call, calls_b[call.index])
     for vid, name in aliases:
         b.node("Identity", [b.value(vid)], name)
     for vid in trace.outputs:
