@@ -6,6 +6,7 @@ from .backend import (dtype, device, float16, float32, float64, uint8, int8, int
                       bool_ as bool)
 from .backend import cuda_is_available as _cuda_is_available
 from .tensor import Tensor, Size, matmul, mm, cat, concat, concatenate, stack, where
+from .tensor import multinomial
 from .tensor import write_out as _write_out
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import autograd
@@ -97,6 +98,10 @@ def equal(input, other): return input.equal(other)
 def clone(input): return input.clone()
 def detach(input): return input.detach()
 def is_floating_point(input): return input.is_floating_point()
+def tril(input, diagonal=0): return input.tril(diagonal)
+def triu(input, diagonal=0): return input.triu(diagonal)
+def masked_fill(input, mask, value): return input.masked_fill(mask, value)
+def topk(input, k, dim=-1, largest=True, sorted=True): return input.topk(k, dim, largest, sorted)
 
 
 class cuda:

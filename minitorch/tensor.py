@@ -29,6 +29,7 @@ from .backend.shapes import ShapeError, fmt_shape
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
+TopkResult = collections.namedtuple("topk", ["values", "indices"])
 
 
 class Size(tuple):
@@ -840,6 +841,71 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return self._arg(dim, keepdim, array_module(self._data).argmin, "argmin")
 
+    # ---- triangles, masks, top-k, sampling (attention and text generation) -----------------
+    def _triangle(self, diagonal: int, upper: bool, op: str) -> "Tensor":
+        """Keep the lower (tril) or upper (triu) triangle of the last two dims, zero the rest:
+        y = where(keep, x, 0), keep[i, j] = j − i ≤ diagonal (tril) or ≥ diagonal (triu).
+        dL/dx = g · [keep]."""
+        if self.ndim < 2:
+            raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
+                               f"{fmt_shape(self.shape)}")
+        xp = array_module(self._data)
+        rows, cols = self.shape[-2:]
+        keep = (xp.triu if upper else xp.tril)(xp.ones((rows, cols), dtype=bool), int(diagonal))
+        return ops.Where.apply(keep, self, xp.zeros((), dtype=self._data.dtype))
+
+    def tril(self, diagonal=0):
+        return self._triangle(diagonal, False, "tril")
+
+    def triu(self, diagonal=0):
+        return self._triangle(diagonal, True, "triu")
+
+    def masked_fill(self, mask, value):
+        """y = value where ``mask`` else x (mask broadcasts to x's shape).
+        dL/dx = g · [not mask];  a 0-dim tensor value gets dL/dvalue = Σ g · [mask]."""
+        if not isinstance(mask, Tensor) or mask.dtype is not _dtypes.bool_:
+            got = mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__
+            raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with "
+                               f"dtype {got}")
+        if broadcast_shapes("masked_fill", mask.shape, self.shape) != tuple(self.shape):
+            raise RuntimeError(f"masked_fill: the mask of shape {fmt_shape(mask.shape)} does not "
+                               f"broadcast to the input's shape {fmt_shape(self.shape)}")
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
+                                   f"got tensor with {value.ndim} dimension(s).")
+            value = value if value.dtype is self.dtype else ops.Cast.apply(value, self.dtype)
+        else:
+            value = array_module(self._data).asarray(value, dtype=self._data.dtype)
+        return ops.Where.apply(mask._data, value, self)
+
+    def masked_fill_(self, mask, value):
+        return views.apply_inplace(self, lambda s: s.masked_fill(mask, value), value)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the k largest (``largest=False``: smallest) entries along ``dim``,
+        in order.  values = take_along_dim(x, indices): dL/dx scatters g back to the chosen
+        positions (``ops.TakeAlongDim``); indices get no gradient. NaN counts as the largest."""
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = normalize_dim(dim, x.ndim, "topk")
+        n = x.shape[d]
+        if not isinstance(k, numbers.Integral) or not 0 <= k <= n:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {n} "
+                               f"(input of shape {fmt_shape(self.shape)})")
+        xp = array_module(x._data)
+        order = xp.argsort(x._data, axis=d, kind="stable")  # ascending, NaN last
+        if largest:
+            order = xp.flip(order, axis=d)
+        idx = xp.take(order, xp.arange(int(k)), axis=d)
+        values = ops.TakeAlongDim.apply(x, idx, d, True)
+        indices = Tensor._make(idx.astype(np.int64))
+        if self.ndim == 0:
+            values, indices = values.reshape(()), indices.reshape(())
+        return TopkResult(values, indices)
+
+    def multinomial(self, num_samples, replacement=False, generator=None):
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     # ---- shape ops ------------------------------------------------------------------------
     def _infer_shape(self, shape, op):
         shape = _size_args(shape)
@@ -1335,3 +1401,37 @@ def where(condition, input, other) -> Tensor:
     shapes = [condition.shape] + [x.shape for x in (a, b) if isinstance(x, Tensor)]
     broadcast_shapes("where", *shapes)
     return ops.Where.apply(condition._data, a, b)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """Draw ``num_samples`` category indices from each row of ``input`` (1-D or 2-D, entries
+    non-negative weights, not necessarily summing to 1): P(i) = wᵢ / Σⱼ wⱼ. Without replacement
+    a drawn category is not drawn again. Int64 result of shape (num_samples,) or (rows,
+    num_samples), drawn on the CPU from minitorch's generator. No gradient."""
+    from .random import _generator
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial(): argument 'input' must be a Tensor, not "
+                        f"{type(input).__name__}")
+    if input.ndim not in (1, 2) or not input.is_floating_point():
+        raise RuntimeError(f"multinomial: expected a 1-D or 2-D floating point tensor of "
+                           f"probabilities, got {input.dtype.name} of shape {fmt_shape(input.shape)}")
+    w = np.asarray(input._cpu_array(), dtype=np.float64).reshape(-1, input.shape[-1])
+    n = w.shape[1]
+    if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:
+        raise RuntimeError(f"multinomial: cannot sample num_samples={num_samples} (must be > 0)")
+    if not replacement and num_samples > n:
+        raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > "
+                           f"prob_dist.size(-1) ({n}) samples without replacement")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
+                           "element < 0")
+    totals = w.sum(axis=1)
+    if np.any(totals <= 0):
+        raise RuntimeError(f"multinomial: invalid distribution in row(s) "
+                           f"{np.flatnonzero(totals <= 0).tolist()}: the weights sum to 0")
+    rng = _generator(generator)
+    out = np.stack([rng.choice(n, size=num_samples, replace=replacement, p=row / row.sum())
+                    for row in w]).astype(np.int64)
+    if input.ndim == 1:
+        out = out[0]
+    return Tensor._make(to_device(out, input.device) if input.device.type != "cpu" else out)

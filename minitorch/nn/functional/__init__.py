@@ -5,3 +5,7 @@ from .conv import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .normalization import *  # noqa: F403
+from .layer_norm import *  # noqa: F403
+from .gelu import *  # noqa: F403
+from .sparse import *  # noqa: F403
+from .attention import *  # noqa: F403

@@ -1,0 +1,82 @@
+"""GELU, the activation of BERT and GPT: x weighted by the probability that a standard normal
+variable is below x.
+
+Notation as in ``ops.py``: ``g`` is dL/dy (shape of y); each backward returns dL/dx.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...autograd import ArrayFunction
+from ...backend import array_module
+from ...tensor import Tensor
+
+__all__ = ["gelu"]
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_CUBIC = 0.044715
+_erf_numpy = np.frompyfunc(math.erf, 1, 1)  # libm's erf, element by element (NumPy has none)
+
+
+def _erf(z):
+    """erf of a float64 array: libm's on NumPy, ``cupyx.scipy.special.erf`` on CuPy."""
+    xp = array_module(z)
+    if xp is np:
+        return _erf_numpy(z).astype(np.float64) if z.ndim else np.float64(math.erf(float(z)))
+    from cupyx.scipy.special import erf  # CuPy is present: z is a CuPy array
+    return erf(z)
+
+
+class GELU(ArrayFunction):
+    """Exact (``approximate='none'``)::
+
+        y = x Φ(x),   Φ(x) = ½ (1 + erf(x / √2)),   φ(x) = e^(−x²/2) / √(2π)
+        dL/dx = g · (Φ(x) + x φ(x))
+
+    tanh approximation (``approximate='tanh'``, GPT-2's)::
+
+        u = √(2/π) (x + 0.044715 x³),   t = tanh(u),   y = ½ x (1 + t)
+        dL/dx = g · (½ (1 + t) + ½ x (1 − t²) · √(2/π) (1 + 3 · 0.044715 x²))
+
+    Φ is computed in float64 and cast to x's dtype (erf is not in NumPy; the two formulas agree
+    to ~1e-3, so a model trained with one should be run with the same one). Shapes: any.
+    """
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        xp = array_module(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            t = xp.tanh(x.dtype.type(_SQRT_2_OVER_PI) * (x + x.dtype.type(_CUBIC) * x * x * x))
+            ctx.save_for_backward(x, t)
+            return x.dtype.type(0.5) * x * (1 + t)
+        cdf = (0.5 * (1.0 + _erf(x.astype(np.float64) / math.sqrt(2.0)))).astype(x.dtype)
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        x, aux = ctx.saved_tensors
+        xp = array_module(x)
+        half = x.dtype.type(0.5)
+        if ctx.approximate == "tanh":
+            t = aux
+            du = x.dtype.type(_SQRT_2_OVER_PI) * (1 + x.dtype.type(3 * _CUBIC) * x * x)
+            return g * (half * (1 + t) + half * x * (1 - t * t) * du), None
+        pdf = x.dtype.type(_INV_SQRT_2PI) * xp.exp(-half * x * x)
+        return g * (aux + x * pdf), None
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x Φ(x) (``approximate='none'``) or its tanh approximation (``'tanh'``); see
+    :class:`GELU` for both formulas and their derivatives."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"gelu(): argument 'input' must be a Tensor, not {type(input).__name__}")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"gelu: expected a floating point input, got {input.dtype.name}")
+    return GELU.apply(input, approximate)
