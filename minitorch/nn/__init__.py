@@ -4,3 +4,4 @@ from . import functional
 from .parameter import Parameter
 from .modules import *  # noqa: F403
 from . import init, utils
+from . import parallel

@@ -1,0 +1,2 @@
+"""``minitorch.nn.parallel``: data-parallel training across processes."""
+from .distributed import DistributedDataParallel

@@ -1,0 +1,263 @@
+"""minitorch.distributed, DistributedDataParallel and DistributedSampler.
+
+The collectives and DDP run as real 2-process MPI jobs (``mpiexec -n 2``, MPICH from the
+``minitorch[distributed]`` extra) of the scripts in tests/distributed/; each job writes what it
+saw and the assertions are here. Without mpiexec or mpi4py these tests skip with the install hint,
+except under ``make test`` (MINITORCH_REQUIRE_MPI=1), where a missing MPI fails them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minitorch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JOBS = os.path.join(HERE, "distributed")
+ROOT = os.path.dirname(HERE)
+WORLD = 2
+
+
+def find_mpiexec() -> str | None:
+    """The mpiexec beside this Python (the MPICH wheel's), else one on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
+
+
+def need_mpi() -> str:
+    mpiexec = find_mpiexec()
+    missing = [what for what, ok in (("mpiexec", mpiexec is not None),
+                                     ("mpi4py", importlib.util.find_spec("mpi4py") is not None))
+               if not ok]
+    if missing:
+        reason = (f"{' and '.join(missing)} not installed: pip install "
+                  f"'minitorch[distributed]'")
+        if os.environ.get("MINITORCH_REQUIRE_MPI", "") not in ("", "0"):
+            pytest.fail(f"MINITORCH_REQUIRE_MPI is set but {reason}")
+        pytest.skip(reason)
+    return mpiexec
+
+
+def mpirun(script: str, *args, n: int = WORLD, timeout: float = 60, check: bool = True):
+    """Run tests/distributed/<script> (or a module with -m) as an n-process MPI job."""
+    mpiexec = need_mpi()
+    target = ["-m", script] if script == "minitorch" else [os.path.join(JOBS, script)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    started = time.monotonic()
+    proc = subprocess.run([mpiexec, "-n", str(n), sys.executable, *target, *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT,
+                          stdin=subprocess.DEVNULL)
+    proc.elapsed = time.monotonic() - started
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mpiexec -n {n} {script} {args} exited with {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def load_job(name: str):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(JOBS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- (a) every collective against NumPy ------------------------------------------------------
+@pytest.fixture(scope="module")
+def collectives(tmp_path_factory):
+    out = tmp_path_factory.mktemp("collectives")
+    mpirun("collectives_job.py", out)
+    return [dict(np.load(out / f"rank{r}.npz")) for r in range(WORLD)]
+
+
+REDUCE = {"SUM": lambda xs: np.sum(xs, axis=0), "AVG": lambda xs: np.mean(xs, axis=0),
+          "MAX": lambda xs: np.max(xs, axis=0), "MIN": lambda xs: np.min(xs, axis=0)}
+
+
+# AVG is defined for floating point only (its TypeError on int64 is tested below)
+@pytest.mark.parametrize("op,key", [(op, key) for op in REDUCE for key in ("f64", "f32", "i64")
+                                    if not (op == "AVG" and key == "i64")])
+def test_all_reduce_matches_numpy(collectives, op, key):
+    inputs = [load_job("collectives_job").inputs(r, WORLD)[key] for r in range(WORLD)]
+    expected = REDUCE[op](np.stack(inputs))
+    for got in collectives:
+        out = got[f"all_reduce_{op}_{key}"]
+        assert out.dtype == inputs[0].dtype
+        rtol = 1e-6 if key == "f32" else 1e-15
+        np.testing.assert_allclose(out, expected.astype(out.dtype), rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("op,reduce", [("MAX", np.any), ("MIN", np.all)])
+def test_all_reduce_of_bools_is_any_or_all(collectives, op, reduce):
+    masks = np.stack([load_job("collectives_job").inputs(r, WORLD)["mask"] for r in range(WORLD)])
+    for got in collectives:
+        np.testing.assert_array_equal(got[f"all_reduce_{op}_mask"], reduce(masks, axis=0))
+
+
+def test_broadcast_gather_scatter_match_numpy(collectives):
+    x = [load_job("collectives_job").inputs(r, WORLD) for r in range(WORLD)]
+    summed = np.sum([xi["f64"] for xi in x], axis=0)
+    gathered = np.stack([xi["gather"] for xi in x])
+    for r, got in enumerate(collectives):
+        assert (int(got["rank"]), int(got["world"]), str(got["backend"])) == (r, WORLD, "mpi")
+        np.testing.assert_allclose(got["all_reduce_view"], summed, rtol=1e-15)
+        np.testing.assert_allclose(got["all_reduce_async"], summed, rtol=1e-15)
+        assert bool(got["async_completed"])
+        np.testing.assert_array_equal(got["broadcast"], x[WORLD - 1]["f64"])
+        np.testing.assert_array_equal(got["all_gather"], gathered)
+        np.testing.assert_array_equal(got["all_gather_into_tensor"],
+                                      gathered.reshape(2 * WORLD, 3))
+        np.testing.assert_allclose(got["reduce_scatter"],
+                                   np.sum([xi["scatter"][r] for xi in x], axis=0), rtol=1e-15)
+        blocks = np.stack([xi["scatter_flat"].reshape(WORLD, 3)[r] for xi in x])
+        np.testing.assert_array_equal(got["reduce_scatter_tensor_MAX"], blocks.max(axis=0))
+        assert not bool(got["initialized_after_destroy"])
+
+
+def test_collectives_refuse_bad_input_with_clear_errors(collectives):
+    errors = list(collectives[0]["errors"])
+    assert errors == [
+        "ValueError: all_gather: tensor_list has 1 tensors but the group has 2 ranks",
+        "TypeError: all_reduce: ReduceOp.AVG needs a floating-point tensor, got minitorch.int64",
+        "ValueError: broadcast: src=2 is not a rank of this group of 2",
+        "RuntimeError: init_process_group: the default process group is already initialized "
+        "(call destroy_process_group() first)"]
+
+
+# ---- (b) DDP equals single-process training ----------------------------------------------------
+@pytest.fixture(scope="module")
+def ddp(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    mpirun("ddp_job.py", out)
+    with open(out / "ddp.json") as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("case", ["sgd-float64-acc1", "adam-float64-acc1", "adamw-float64-acc1",
+                                  "sgd-float64-acc2", "sgd-float32-acc1", "adam-float32-acc1"])
+def test_ddp_training_equals_single_process_training(ddp, case):
+    """4 steps (StepLR halving the lr after 2) of a conv+MLP on a global batch of 16 split over
+    2 ranks vs one process on all 16; acc2: each rank's 8 as 2 micro-batches, one under
+    no_sync()."""
+    result = ddp[case]
+    tol = 1e-12 if "float64" in case else 1e-5
+    assert result["buckets"] > 1, "the case should exercise several buckets"
+    assert len(result["ref_diff"]) == 4
+    assert max(result["ref_diff"]) <= tol * max(1.0, result["scale"]), result
+    assert result["rank_diff"] == [0.0] * 4, "ranks hold different weights"
+    if case.endswith("acc2"):  # inside no_sync() each rank kept its own gradient
+        assert len(result["no_sync_grad_diff"]) == 4
+        assert min(result["no_sync_grad_diff"]) > 1e-6
+
+
+def test_ddp_unused_parameters(ddp):
+    result = ddp["unused"]
+    assert result["False"].startswith("RuntimeError: DistributedDataParallel: the previous "
+                                      "backward produced no gradient for unused.weight, "
+                                      "unused.bias")
+    assert result["True"].startswith("ok ")
+
+
+# ---- (c) a failing rank ends the job, never a hang ---------------------------------------------
+@pytest.mark.parametrize("mode,message", [
+    ("raise", "minitorch.distributed: rank 1 of 2 failed (ValueError: rank 1 fails on purpose); "
+              "ending all 2 ranks"),
+    ("die", "Killed (signal 9)"),
+    ("hang", "all_reduce(SUM) of 3 x float64 timed out after 1.0 s on rank 0 of 2: another rank "
+             "has stopped, died or is not calling all_reduce"),
+])
+def test_a_failing_rank_ends_the_job(mode, message):
+    """Rank 0 waits in all_reduce (timeout 1 s for hang, 60 s otherwise) while rank 1 raises,
+    is killed, or sleeps 60 s: the job must end with an error within seconds."""
+    proc = mpirun("failure_job.py", mode, 1 if mode == "hang" else 60, check=False, timeout=40)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert message in output, output
+    assert "the all_reduce completed" not in output
+    assert proc.elapsed < 20, f"the job took {proc.elapsed:.1f} s to end"
+
+
+# ---- (d) DistributedSampler = torch's --------------------------------------------------------
+def torch_indices(n, world, rank, **kwargs):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+    epoch = kwargs.pop("epoch", 0)
+    sampler = TorchSampler(list(range(n)), num_replicas=world, rank=rank, **kwargs)
+    sampler.set_epoch(epoch)
+    assert torch is not None
+    return list(sampler), len(sampler)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 60), world=st.integers(1, 5), shuffle=st.booleans(),
+       drop_last=st.booleans(), seed=st.sampled_from([0, 1, 42, 2**32 + 5]),
+       epoch=st.integers(0, 3))
+def test_distributed_sampler_matches_torch(n, world, shuffle, drop_last, seed, epoch):
+    from minitorch.utils.data.distributed import DistributedSampler
+    for rank in range(world):
+        ours = DistributedSampler(list(range(n)), num_replicas=world, rank=rank, shuffle=shuffle,
+                                  seed=seed, drop_last=drop_last)
+        ours.set_epoch(epoch)
+        expected, length = torch_indices(n, world, rank, shuffle=shuffle, seed=seed,
+                                         drop_last=drop_last, epoch=epoch)
+        assert list(ours) == expected
+        assert len(ours) == length
+
+
+def test_distributed_sampler_large_dataset_and_epochs_match_torch():
+    from minitorch.utils.data import DistributedSampler
+    ours = DistributedSampler(range(5000), num_replicas=3, rank=2, seed=7)
+    for epoch in (0, 1):
+        ours.set_epoch(epoch)
+        assert list(ours) == torch_indices(5000, 3, 2, seed=7, epoch=epoch)[0]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"num_replicas": 2, "rank": 2}, "invalid rank 2, rank should be in the interval [0, 1]"),
+    ({"num_replicas": 2, "rank": -1}, "invalid rank -1, rank should be in the interval [0, 1]"),
+    ({"num_replicas": 0, "rank": 0}, "num_replicas must be at least 1, got 0"),
+    ({}, "pass num_replicas and rank, or call minitorch.distributed.init_process_group() first"),
+])
+def test_distributed_sampler_bad_arguments(kwargs, message):
+    from minitorch.utils.data import DistributedSampler
+    with pytest.raises((ValueError, RuntimeError)) as info:
+        DistributedSampler(range(10), **kwargs)
+    assert message in str(info.value)
+
+
+# ---- the optional dependency ----------------------------------------------------------------
+def test_without_mpi4py_minitorch_imports_and_distributed_says_how_to_install():
+    code = ("import sys; sys.modules['mpi4py'] = None; sys.modules['mpi4py.MPI'] = None\n"
+            "import minitorch, minitorch.nn.parallel, minitorch.utils.data\n"
+            "import minitorch.distributed as dist\n"
+            "print('available', dist.is_available(), dist.is_initialized())\n"
+            "try:\n    dist.init_process_group('mpi')\n"
+            "except ImportError as e:\n    print('error', e)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "available False False"
+    assert lines[1].startswith("error minitorch.distributed needs mpi4py and an MPI library: "
+                               "pip install 'minitorch[distributed]'")
+    assert len(lines) == 2
+
+
+def test_collectives_before_init_raise_a_clear_error():
+    import minitorch.distributed as dist
+    assert not dist.is_initialized()
+    with pytest.raises(dist.DistBackendError, match="call init_process_group"):
+        dist.all_reduce(minitorch.ones(2))
+    with pytest.raises(ValueError, match="unknown backend 'tcp'"):
+        dist.init_process_group("tcp")
