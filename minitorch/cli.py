@@ -5,6 +5,7 @@
     python -m minitorch train --checkpoint run/last.mt --epochs 20 --resume
     python -m minitorch train --compare-torch        # torch trains the same model beside it
     python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
+    python -m minitorch run prog.py ARGS...          # an unmodified torch program, on minitorch
 
 Every run prints one line per epoch and, at the end, a per-class metrics table; with ``--out DIR``
 it writes ``metrics.json``, ``curves.png`` and ``confusion_matrix.png`` there (each atomically).
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9")
     from .training.finetune import add_finetune_arguments
     add_finetune_arguments(finetune)
+    run = sub.add_parser("run", help="run an unmodified torch program on minitorch "
+                                     "(import torch gives minitorch; see minitorch/compat.py)")
+    from .compat import add_run_arguments
+    add_run_arguments(run)  # its own --debug: everything after the program is the program's
     for command in (train, finetune):
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error (also: MINITORCH_DEBUG=1)")
@@ -157,6 +162,9 @@ def describe(e: BaseException) -> str:
 
 
 def run_command(args) -> int:
+    if args.command == "run":
+        from .compat import run_from_args
+        return run_from_args(args)
     if args.command == "train":
         result = run_train(args)
         if args.expect_accuracy is not None and result["test_acc"] < args.expect_accuracy:
