@@ -2,7 +2,8 @@
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Conv2d",
            "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "Flatten",
            "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "Embedding", "LayerNorm", "GELU", "MultiheadAttention",
+           "TransformerEncoderLayer", "TransformerEncoder"]
 
 from .module import Module
 from .container import Sequential, ModuleList, ModuleDict
@@ -14,3 +15,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss
+from .sparse import Embedding
+from .normalization import LayerNorm
+from .gelu import GELU
+from .transformer import MultiheadAttention, TransformerEncoderLayer, TransformerEncoder
