@@ -1,4 +1,4 @@
-"""``minitorch.optim``: SGD, Adam, AdamW and the learning-rate schedulers against torch.
+"""``minitorch.optim``: SGD, Adam, AdamW, Adadelta, RMSprop and the lr schedulers against torch.
 
 Trajectories: a small model-like problem (weights and biases of different shapes, a 0-dim scale)
 is written once as a function of the library ``L``; each step both libraries run a real forward
@@ -6,6 +6,8 @@ and backward pass and take an optimizer step, and after *every* step every param
 (float64 ~1e-10, float32 ~1e-5 relative, on the tensor's scale). Two extra parameters test
 skipping: one is used only on even steps (its ``.grad`` is None on odd steps), one never.
 At the end the optimizer's state dict must equal torch's: the same groups, indices and buffers.
+Shared-gradient trajectories hand both optimizers the very same gradients (no backward pass), so
+every option combination is checked on the optimizer's arithmetic alone, state after every step.
 
 Schedulers: the learning-rate sequence must equal torch's ``get_last_lr()`` exactly (the same
 Python float arithmetic), alone and driving an optimizer. State dicts: resuming mid-trajectory
@@ -169,9 +171,34 @@ ADAMW_CONFIGS = {
     "maximize": dict(lr=0.02, maximize=True),
 }
 
+ADADELTA_CONFIGS = {
+    "defaults": {},
+    "lr": dict(lr=0.3),
+    "rho_eps": dict(rho=0.5, eps=1e-4),
+    "weight_decay": dict(weight_decay=0.1),
+    "maximize": dict(lr=0.5, maximize=True),
+    "all": dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.05, maximize=True),
+}
+
+RMSPROP_CONFIGS = {
+    "defaults": {},
+    "alpha_eps": dict(lr=0.003, alpha=0.9, eps=1e-4),
+    "weight_decay": dict(lr=0.003, weight_decay=0.1),
+    "momentum": dict(lr=0.003, momentum=0.9),
+    "centered": dict(lr=0.003, centered=True),
+    "maximize": dict(lr=0.003, maximize=True),
+    "momentum_weight_decay_maximize": dict(lr=0.002, momentum=0.5, weight_decay=0.05,
+                                           maximize=True),
+    "centered_momentum": dict(lr=0.003, centered=True, momentum=0.9),
+    "all": dict(lr=0.002, alpha=0.95, eps=1e-6, weight_decay=0.05, momentum=0.5, centered=True,
+                maximize=True),
+}
+
 ALL_CONFIGS = ([("SGD", n, c) for n, c in SGD_CONFIGS.items()]
                + [("Adam", n, c) for n, c in ADAM_CONFIGS.items()]
-               + [("AdamW", n, c) for n, c in ADAMW_CONFIGS.items()])
+               + [("AdamW", n, c) for n, c in ADAMW_CONFIGS.items()]
+               + [("Adadelta", n, c) for n, c in ADADELTA_CONFIGS.items()]
+               + [("RMSprop", n, c) for n, c in RMSPROP_CONFIGS.items()])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -196,6 +223,15 @@ GROUPS = {
     "AdamW": ([((0, 1, 2), dict(weight_decay=0.0)),
                ((3, 4, 5), dict(lr=0.05, weight_decay=0.2))],
               dict(lr=0.01)),
+    "Adadelta": ([((0, 1), dict(rho=0.5, weight_decay=0.1)),
+                  ((2, 3, 4, 5), dict(lr=0.5, maximize=True))],
+                 dict(lr=0.8)),
+    # W1 (parameter 0) has an entry whose gradient nearly cancels; float32 scales its backward
+    # rounding up in a centered momentum buffer (see the note above test_adadelta_hypothesis)
+    "RMSprop": ([((2, 3), dict(centered=True, momentum=0.5)),
+                 ((0, 1), dict(lr=0.001, alpha=0.9, weight_decay=0.1)),
+                 ((4, 5), dict(momentum=0.9, maximize=True))],
+                dict(lr=0.003)),
 }
 
 
@@ -208,7 +244,9 @@ def test_param_groups_with_their_own_options(opt_name, dtype):
 
 @pytest.mark.parametrize("opt_name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
                                              ("Adam", dict(lr=0.02, weight_decay=0.1)),
-                                             ("AdamW", dict(lr=0.02))])
+                                             ("AdamW", dict(lr=0.02)),
+                                             ("Adadelta", dict(weight_decay=0.1)),
+                                             ("RMSprop", dict(lr=0.003, momentum=0.9))])
 def test_zero_grad_without_set_to_none(opt_name, kwargs):
     """Zero-filled gradients are *not* skipped: c moves on odd steps too (momentum, decay)."""
     m_hist, _ = compare_runs(opt_name, kwargs, "float64", set_to_none=False)
@@ -216,7 +254,9 @@ def test_zero_grad_without_set_to_none(opt_name, kwargs):
 
 
 @pytest.mark.parametrize("opt_name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)),
-                                             ("Adam", dict(lr=0.02, amsgrad=True))])
+                                             ("Adam", dict(lr=0.02, amsgrad=True)),
+                                             ("Adadelta", dict(lr=0.5)),
+                                             ("RMSprop", dict(lr=0.003, centered=True))])
 def test_step_with_closure_under_no_grad(opt_name, kwargs):
     compare_runs(opt_name, kwargs, "float64", steps=6, closure=True)
 
@@ -248,6 +288,104 @@ def test_adam_hypothesis(seed, lr, beta1, beta2, eps, weight_decay, amsgrad, max
     kwargs = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
                   amsgrad=amsgrad, maximize=maximize)
     compare_runs(name, kwargs, "float64", steps=20, problem=make_problem(seed, n_out=n_out))
+
+
+# float64 only, as the hypothesis tests above. Adadelta and RMSprop divide by a running RMS of the
+# gradient, so an entry whose gradient cancels to ~1e-4 is scaled up to O(1): there, float32's
+# 1e-7 rounding in the *backward pass* (a different summation order in each library) becomes a
+# 1e-3 relative difference in the momentum buffer, as large as torch float32 vs torch float64.
+# Every option combination is checked in float32 by test_shared_gradient_trajectory instead,
+# where both optimizers see bit-identical gradients.
+@given(seed=st.integers(0, 2**31 - 1), lr=st.floats(0.05, 1.0),
+       rho=st.sampled_from([0.0, 0.5, 0.9, 0.99]), eps=st.sampled_from([1e-8, 1e-6, 1e-3]),
+       weight_decay=st.sampled_from([0, 0.01, 0.2]), maximize=st.booleans(),
+       foreach=st.sampled_from([None, False, True]), n_hidden=st.integers(1, 5),
+       batch=st.integers(1, 4))
+def test_adadelta_hypothesis(seed, lr, rho, eps, weight_decay, maximize, foreach, n_hidden, batch):
+    kwargs = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                  foreach=foreach)
+    compare_runs("Adadelta", kwargs, "float64", steps=20,
+                 problem=make_problem(seed, n_hidden=n_hidden, batch=batch))
+
+
+@given(seed=st.integers(0, 2**31 - 1), lr=st.floats(1e-4, 0.005),
+       alpha=st.sampled_from([0.0, 0.5, 0.9, 0.99]), eps=st.sampled_from([1e-8, 1e-6, 1e-2]),
+       weight_decay=st.sampled_from([0, 0.01, 0.2]), momentum=st.sampled_from([0, 0.5, 0.9]),
+       centered=st.booleans(), maximize=st.booleans(),
+       foreach=st.sampled_from([None, False, True]), n_out=st.integers(1, 3))
+def test_rmsprop_hypothesis(seed, lr, alpha, eps, weight_decay, momentum, centered, maximize,
+                            foreach, n_out):
+    if centered and alpha == 0:  # then m = g and v = g², so v − m² = 0: d = ε and θ overflows
+        alpha = 0.5
+    kwargs = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                  centered=centered, maximize=maximize, foreach=foreach)
+    compare_runs("RMSprop", kwargs, "float64", steps=20, problem=make_problem(seed, n_out=n_out))
+
+
+# --------------------------------------------------------------------------------------------
+# Shared gradients: every option combination, float64 and float32, state after every step
+# --------------------------------------------------------------------------------------------
+SHARED_SHAPES = [(3, 4), (5,), ()]
+
+
+def shared_gradient_run(L, opt_name, kwargs, dtype, steps=25, seed=0):
+    """Step with gradients drawn once (the same bits for both libraries), spanning magnitudes
+    1e-4 .. 10 so ε matters on some steps; parameter 1 has no gradient on odd steps."""
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(s) for s in SHARED_SHAPES]
+    params = build_params(L, init, dtype)
+    opt = getattr(L.optim, opt_name)(params, **kwargs)
+    conv = to_torch if L is torch else to_mt
+    history = []
+    for t in range(steps):
+        scale = 10.0 ** rng.uniform(-4, 1)
+        grads = [scale * rng.standard_normal(s) for s in SHARED_SHAPES]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            p.grad = None if (i == 1 and t % 2 == 1) else conv(g, dtype)
+        opt.step()
+        sd = opt.state_dict()
+        history.append(([as_numpy(p).copy() for p in params],
+                        {i: {k: as_numpy(v).copy() for k, v in s.items()}
+                         for i, s in sd["state"].items()}))
+    return history
+
+
+# every combination of the switches (weight decay, maximize; RMSprop's momentum and centered);
+# the numeric hyperparameters cycle through a few settings along the grid, including Adadelta's
+# extremes ρ = 0 (no memory: Δ ≈ √(u+ε) sign g) and ρ = 1 (v = u = 0 forever: Δ = g)
+_ADADELTA_NUMBERS = [dict(), dict(lr=0.5, rho=0.5, eps=1e-3), dict(rho=0.0), dict(lr=0.2, rho=1.0)]
+_RMSPROP_NUMBERS = [dict(), dict(lr=3e-3, alpha=0.5, eps=1e-3), dict(lr=1e-3, alpha=0.9, eps=1e-6)]
+SHARED_CASES = (
+    [("Adadelta", dict(**_ADADELTA_NUMBERS[i % 4], weight_decay=wd, maximize=mx))
+     for i, (wd, mx) in enumerate((wd, mx) for wd in (0, 0.1) for mx in (False, True)
+                                  for _ in range(2))]
+    + [("RMSprop", dict(**_RMSPROP_NUMBERS[i % 3], weight_decay=wd, momentum=mom,
+                        centered=centered, maximize=mx))
+       for i, (wd, mom, centered, mx) in enumerate(
+           (wd, mom, centered, mx) for wd in (0, 0.1) for mom in (0, 0.9)
+           for centered in (False, True) for mx in (False, True))])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("opt_name,kwargs", SHARED_CASES,
+                         ids=[f"{o}-" + "-".join(f"{k}={v}" for k, v in kw.items())
+                              for o, kw in SHARED_CASES])
+def test_shared_gradient_trajectory(opt_name, kwargs, dtype):
+    t_hist = shared_gradient_run(torch, opt_name, kwargs, dtype)
+    m_hist = shared_gradient_run(minitorch, opt_name, kwargs, dtype)
+    for t, ((m_params, m_state), (t_params, t_state)) in enumerate(zip(m_hist, t_hist)):
+        for i, (m, ref) in enumerate(zip(m_params, t_params)):
+            arrays_close(m, ref, dtype, what=f"parameter {i} after step {t + 1}")
+        assert sorted(m_state) == sorted(t_state)
+        if (t + 1) % 5:  # the buffers every fifth step (the parameters above depend on them)
+            continue
+        for idx, buffers in t_state.items():
+            assert list(m_state[idx]) == list(buffers), f"state keys of parameter {idx}"
+            for name, ref in buffers.items():
+                arrays_close(m_state[idx][name], ref, "float32" if name == "step" else dtype,
+                             what=f"state[{idx}][{name!r}] after step {t + 1}")
+    assert m_hist[-1][1][0]["step"] == 25 and m_hist[-1][1][1]["step"] == 13
+    assert not np.allclose(m_hist[-1][0][0], m_hist[0][0][0])  # the parameters moved
 
 
 def test_add_param_group_while_training():
@@ -326,7 +464,8 @@ def test_zero_grad():
 
 
 def test_repr_matches_torch():
-    for name, kwargs in (("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", {}), ("AdamW", {})):
+    for name, kwargs in (("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", {}), ("AdamW", {}),
+                         ("Adadelta", {}), ("RMSprop", dict(momentum=0.5, centered=True))):
         reprs = [repr(getattr(L.optim, name)([L.zeros(2, requires_grad=True)], **kwargs))
                  for L in LIBS]
         assert reprs[0] == reprs[1]
@@ -348,6 +487,9 @@ RESUME_CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True), None),
     ("Adam", dict(lr=0.02, amsgrad=True, weight_decay=0.1), None),
     ("AdamW", dict(lr=0.02), [((0, 1, 2), dict(lr=0.05)), ((3, 4, 5), dict(amsgrad=True))]),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1), [((0, 1, 2), dict(rho=0.5)), ((3, 4, 5), {})]),
+    ("RMSprop", dict(lr=0.003, momentum=0.9),
+     [((0, 1, 2), dict(centered=True)), ((3, 4, 5), dict(alpha=0.9, weight_decay=0.1))]),
 ]
 
 
@@ -480,6 +622,18 @@ BAD_ARGS = [
     ("AdamW", dict(lr=-1.0), ValueError, "Invalid learning rate: -1.0"),
     ("Adam", dict(fused=True, foreach=True), RuntimeError,
      "`fused` and `foreach` cannot be `True` together."),
+    ("Adadelta", dict(lr=-1), ValueError, "Invalid learning rate: -1"),
+    ("Adadelta", dict(rho=1.5), ValueError, "Invalid rho value: 1.5"),
+    ("Adadelta", dict(rho=-0.1), ValueError, "Invalid rho value: -0.1"),
+    ("Adadelta", dict(eps=-1e-6), ValueError, "Invalid epsilon value: -1e-06"),
+    ("Adadelta", dict(weight_decay=-0.5), ValueError, "Invalid weight_decay value: -0.5"),
+    ("RMSprop", dict(lr=-0.01), ValueError, "Invalid learning rate: -0.01"),
+    ("RMSprop", dict(eps=-1.0), ValueError, "Invalid epsilon value: -1.0"),
+    ("RMSprop", dict(momentum=-0.9), ValueError, "Invalid momentum value: -0.9"),
+    ("RMSprop", dict(weight_decay=-1), ValueError, "Invalid weight_decay value: -1"),
+    ("RMSprop", dict(alpha=-0.5), ValueError, "Invalid alpha value: -0.5"),
+    ("RMSprop", dict(rho=0.9), TypeError, "unexpected keyword argument 'rho'"),
+    ("Adadelta", dict(alpha=0.9), TypeError, "unexpected keyword argument 'alpha'"),
 ]
 
 
@@ -489,6 +643,45 @@ def test_bad_hyperparameters(opt_name, kwargs, exc, message):
     for L in LIBS:
         with pytest.raises(exc, match=re.escape(message)):
             getattr(L.optim, opt_name)([L.zeros(2, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "Adadelta", "RMSprop"])
+@pytest.mark.parametrize("option", ["capturable", "differentiable"])
+def test_capturable_and_differentiable_are_refused(opt_name, option):
+    """torch accepts them (they pick CUDA-graph / higher-order kernels); we say we cannot."""
+    if opt_name == "SGD" and option == "capturable":  # torch's SGD has no capturable
+        option = "differentiable"
+    for L in LIBS:
+        opt_class = getattr(L.optim, opt_name)
+        if L is torch:
+            opt_class([L.zeros(2, requires_grad=True)], **{option: True})
+        else:
+            with pytest.raises(NotImplementedError, match=rf"{opt_name}\(.*{option}=True.*\) is "
+                                                          rf"not supported"):
+                opt_class([L.zeros(2, requires_grad=True)], **{option: True})
+
+
+POSITIONAL = [
+    # torch's positional order: Adadelta(params, lr, rho, eps, weight_decay, foreach, *, ...),
+    # RMSprop(params, lr, alpha, eps, weight_decay, momentum, centered, capturable, foreach,
+    # maximize, differentiable)
+    ("Adadelta", (0.5, 0.8, 1e-5, 0.01, True), dict(maximize=True)),
+    ("RMSprop", (0.003, 0.9, 1e-6, 0.01, 0.5, True, False, True, True), {}),
+]
+
+
+@pytest.mark.parametrize("opt_name,args,kwargs", POSITIONAL, ids=[p[0] for p in POSITIONAL])
+def test_positional_arguments_as_torch(opt_name, args, kwargs):
+    """Positional hyperparameters land where torch puts them (foreach among them)."""
+    groups = []
+    for L in LIBS:
+        opt = getattr(L.optim, opt_name)([L.zeros(2, requires_grad=True)], *args, **kwargs)
+        groups.append(opt.state_dict()["param_groups"])
+    assert groups[0] == groups[1]
+    assert groups[1][0]["foreach"] is True and groups[1][0]["maximize"] is True
+    with pytest.raises(TypeError):
+        getattr(minitorch.optim, opt_name)([minitorch.zeros(2, requires_grad=True)],
+                                           *args, *(False,) * 6)
 
 
 def test_nesterov_error_names_the_values():
@@ -617,6 +810,10 @@ def test_scheduler_driving_an_optimizer(name):
     compare_runs("SGD", dict(lr=0.1, momentum=0.9), "float64", steps=20,
                  scheduler=lambda L, opt: make(L.optim.lr_scheduler, opt))
     compare_runs("Adam", dict(lr=0.05), "float64", steps=20,
+                 scheduler=lambda L, opt: make(L.optim.lr_scheduler, opt))
+    compare_runs("Adadelta", dict(lr=1.0, weight_decay=0.01), "float64", steps=20,
+                 scheduler=lambda L, opt: make(L.optim.lr_scheduler, opt))
+    compare_runs("RMSprop", dict(lr=0.005, momentum=0.5, centered=True), "float64", steps=20,
                  scheduler=lambda L, opt: make(L.optim.lr_scheduler, opt))
 
 
