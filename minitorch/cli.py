@@ -5,10 +5,16 @@
     python -m minitorch train --checkpoint run/last.mt --epochs 20 --resume
     python -m minitorch train --compare-torch        # torch trains the same model beside it
     python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
+    python -m minitorch predict runs/demo/model.mt digit.png   # use a trained model file
+    python -m minitorch evaluate runs/demo/model.mt  # its accuracy and confusion matrix
+    python -m minitorch export runs/demo/model.mt --onnx model.onnx
+    python -m minitorch info                         # versions, devices, BLAS threads
     python -m minitorch run prog.py ARGS...          # an unmodified torch program, on minitorch
 
 Every run prints one line per epoch and, at the end, a per-class metrics table; with ``--out DIR``
-it writes ``metrics.json``, ``curves.png`` and ``confusion_matrix.png`` there (each atomically).
+it writes ``metrics.json``, ``curves.png``, ``confusion_matrix.png`` and the model file
+``model.mt`` there (each atomically); ``predict``, ``evaluate`` and ``export`` take that file
+(``minitorch/inference/``).
 ``--out`` and ``--checkpoint`` are checked before training starts.
 
 A mistake the user can fix (an option value, a path, a data file) is reported in one line with a
@@ -26,13 +32,15 @@ import sys
 import traceback
 from dataclasses import asdict
 
+from .inference.inputs import InputError
 from .serialization import CheckpointError
 from .training.errors import CommandError
 from .training.loop import TrainConfig
 from .vision.datasets.vision import DatasetCorruptError
 
 # What main() reports in one line: mistakes and environments the user can fix, not bugs.
-USER_ERRORS = (CommandError, OSError, CheckpointError, DatasetCorruptError)
+USER_ERRORS = (CommandError, OSError, CheckpointError, DatasetCorruptError, InputError)
+DEMO = "--model simple_cnn --dataset digits --epochs 20 --lr 2e-3 --schedule cosine"
 
 
 def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
@@ -72,7 +80,12 @@ def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minitorch", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a model, evaluate it, write a report")
+    train = sub.add_parser(
+        "train", help="train a model, evaluate it, write a report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=f"Train a model, evaluate it on the held-out test set and (with --out) write "
+                    f"a report and a model file. make demo runs: {DEMO} --out runs/demo (the "
+                    f"defaults below train shorter: 10 epochs at lr 1e-3, no schedule).")
     _add_common(train, TrainConfig())
     train.add_argument("--checkpoint", default=None,
                        help="save the training state here after every epoch (atomic writes)")
@@ -88,14 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train on when the loss becomes NaN or infinite (default: stop, "
                             "exit status 3); non-finite weights are never checkpointed")
 
-    finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9")
+    finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     from .training.finetune import add_finetune_arguments
     add_finetune_arguments(finetune)
     run = sub.add_parser("run", help="run an unmodified torch program on minitorch "
                                      "(import torch gives minitorch; see minitorch/compat.py)")
     from .compat import add_run_arguments
     add_run_arguments(run)  # its own --debug: everything after the program is the program's
-    for command in (train, finetune):
+    from .inference.commands import add_commands
+    inference = add_commands(sub)
+    info = sub.add_parser("info", help="versions, devices, CUDA kernels, BLAS threads")
+    for command in (train, finetune, *inference, info):
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error (also: MINITORCH_DEBUG=1)")
     return parser
@@ -107,8 +124,10 @@ def import_torch():
     try:
         return importlib.import_module("torch")
     except ImportError as e:
-        raise SystemExit(f"--compare-torch needs torch (pip install 'minitorch[test]'): "
-                         f"{e}") from None
+        raise SystemExit(f"--compare-torch needs torch ({e}). In a minitorch checkout, "
+                         f"make test installs it into .venv, or: .venv/bin/pip install -e "
+                         f"'.[test]' (a bare `pip install minitorch[...]` would fetch another "
+                         f"project of that name from PyPI)") from None
 
 
 def run_train(args) -> dict:
@@ -130,13 +149,31 @@ def run_train(args) -> dict:
     print(f"{cfg.model} on {cfg.dataset} ({len(data[0])} train / "
           f"{0 if data[1] is None else len(data[1])} val / {len(data[2])} test images, "
           f"{c}x{size}x{size}, {classes} classes), {cfg.optimizer} lr={cfg.lr}, "
-          f"batch {cfg.batch_size}, device {cfg.device}")
+          f"batch {cfg.batch_size}, device {describe_device(cfg.device)}")
     result = fit(cfg, data, torch=torch)
     print(metrics_table(result))
     if cfg.out_dir:
         for path in write_report(result, asdict(cfg), cfg.out_dir):
             print(f"wrote {path}")
+        if result.get("model_info") is not None:
+            from .inference.model_file import save_model
+            path = os.path.join(cfg.out_dir, "model.mt")
+            save_model(result["model"], path, result["model_info"])
+            print(f"wrote {path} (predict/evaluate/export take it)")
     return result
+
+
+def describe_device(name: str) -> str:
+    """The device training will use, as resolved from --device, with the GPU's name."""
+    from .training.loop import resolve_device
+    device = resolve_device(name)
+    if device.startswith("cuda"):
+        from .backend.device import cupy_module
+        cp = cupy_module()
+        index = int(device.split(":")[1]) if ":" in device else cp.cuda.Device().id
+        gpu = cp.cuda.runtime.getDeviceProperties(index)["name"]
+        device += f" ({gpu.decode() if isinstance(gpu, bytes) else gpu})"
+    return device + (" (from --device auto)" if name == "auto" else "")
 
 
 def main(argv=None) -> int:
@@ -162,6 +199,13 @@ def describe(e: BaseException) -> str:
 
 
 def run_command(args) -> int:
+    if args.command in ("predict", "evaluate", "export"):
+        from .inference.commands import run
+        return run(args)
+    if args.command == "info":
+        from .info import collect, format_report
+        print(format_report(collect()))
+        return 0
     if args.command == "run":
         from .compat import run_from_args
         return run_from_args(args)

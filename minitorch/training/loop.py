@@ -71,6 +71,8 @@ class TrainConfig:
     compare_torch: bool = False
     limit_train: int | None = None      # use only the first N training samples (quick runs)
     allow_nonfinite: bool = False       # train on after a NaN/inf loss instead of stopping
+    distributed: bool = False           # data-parallel under mpiexec (training/distributed.py)
+    backend: str = "auto"               # with --distributed: auto | mpi | nccl
 
     def check(self) -> None:
         """Refuse values that would train nothing or cannot work (UsageError), before any
@@ -182,11 +184,12 @@ class TorchReference:
         return loss.item()
 
 
-def fit(cfg: TrainConfig, data, torch=None, log=print):
+def fit(cfg: TrainConfig, data, torch=None, log=print, parallel=None):
     """Train ``cfg.model`` on ``data`` = (train_set, val_set, test_set, (C, classes, size)).
 
     Returns a dict with the history (one entry per epoch), the test metrics and the model.
-    ``torch``: the torch module, for ``cfg.compare_torch``. Raises UsageError for options that
+    ``torch``: the torch module, for ``cfg.compare_torch``. ``parallel``: the DataParallel job
+    of ``--distributed`` (minitorch/training/distributed.py), or None. Raises UsageError for options that
     cannot work (checked before training) and NonFiniteLossError when the loss or the weights
     stop being finite (unless ``cfg.allow_nonfinite``).
     """
@@ -194,6 +197,9 @@ def fit(cfg: TrainConfig, data, torch=None, log=print):
     if cfg.checkpoint:
         check_writable_file(cfg.checkpoint, "--checkpoint")
     run = _start(cfg, data)
+    if parallel is not None:
+        from .distributed import data_parallel
+        run.parallel = data_parallel(run, parallel)
     if cfg.resume:
         _resume(run, log)
         if run.progress.epoch >= cfg.epochs:
@@ -243,23 +249,37 @@ class _Run:
     num_classes: int
     progress: Progress = field(default_factory=Progress)
     reference: TorchReference | None = None
+    parallel: object = None             # --distributed: the DataParallel job, else None
+    info: object = None                 # the model's ModelInfo (None without a data description)
     saved_epoch: int | None = None      # the epoch the checkpoint file holds, when known
 
 
 def _start(cfg: TrainConfig, data) -> _Run:
     """Seed, build the model, the optimizer, the scheduler and the loaders."""
     from ..vision.models import build_model
-    train_set, val_set, test_set, shape_args = data
+    train_set, val_set, test_set, shape_args = data[:4]
     device = resolve_device(cfg.device)
     default_generator.manual_seed(cfg.seed)
     model = build_model(cfg.model, *shape_args).to(device)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg)
     shuffle = Generator().manual_seed(cfg.seed + 1)
+    info = _model_info(cfg, shape_args, data[4]) if len(data) > 4 else None
     return _Run(cfg, device, model, optimizer, make_scheduler(optimizer, cfg), shuffle,
                 train_loader=DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
                                         generator=shuffle),
                 val_loader=None if val_set is None else DataLoader(val_set, batch_size=256),
-                test_loader=DataLoader(test_set, batch_size=256), num_classes=shape_args[1])
+                test_loader=DataLoader(test_set, batch_size=256), num_classes=shape_args[1],
+                info=info)
+
+
+def _model_info(cfg: TrainConfig, shape_args, description):
+    """The self-description a model file and a checkpoint carry (``minitorch.inference``)."""
+    from ..inference.model_file import ModelInfo
+    channels, classes, size = shape_args
+    return ModelInfo(cfg.model, {"in_channels": channels, "num_classes": classes,
+                                 "image_size": size},
+                     description.classes, (channels, size, size), description.transform,
+                     dataset=cfg.dataset)
 
 
 def _resume(run: _Run, log) -> None:
@@ -293,11 +313,14 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
     then the scheduler's step. Returns the epoch's entry of the history."""
     cfg, reference = run.cfg, run.reference
     run.model.train()
+    if run.parallel is not None:
+        run.parallel.start_epoch(epoch)
     batches = len(run.train_loader)
     bar = progress_bar(batches, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress)
     started, seen, loss_sum, torch_loss_sum = time.perf_counter(), 0, 0.0, 0.0
     for step, (inputs, targets) in enumerate(run.train_loader, 1):
-        loss = train_step(run.model, run.optimizer, inputs, targets, run.device)
+        model = run.model if run.parallel is None else run.parallel.model
+        loss = train_step(model, run.optimizer, inputs, targets, run.device)
         if not math.isfinite(loss):
             _non_finite(run, f"the training loss is {loss} at epoch {epoch + 1}, batch {step} "
                              f"of {batches}")
@@ -308,6 +331,8 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
         bar.update(1)
         bar.set_postfix_str(f"loss={loss_sum / seen:.4f}")
     bar.close()
+    if run.parallel is not None:  # the epoch's sums over every rank's share
+        loss_sum, seen, torch_loss_sum = run.parallel.totals(loss_sum, seen, torch_loss_sum)
     elapsed = time.perf_counter() - started
     if not _all_finite(run.model):
         _non_finite(run, f"the weights are no longer finite after epoch {epoch + 1}")
@@ -371,7 +396,7 @@ def _save_checkpoint(run: _Run, log) -> None:
     """Write the whole training state to ``--checkpoint`` (atomically, by minitorch.save).
     Weights that are not finite (``--allow-nonfinite``) never replace a checkpoint."""
     cfg, progress = run.cfg, run.progress
-    if not cfg.checkpoint:
+    if not cfg.checkpoint or (run.parallel is not None and not run.parallel.is_main):
         return
     if cfg.allow_nonfinite and not _all_finite(run.model):
         log(f"checkpoint not written: the weights are not finite; "
@@ -384,7 +409,8 @@ def _save_checkpoint(run: _Run, log) -> None:
           "global_rng": json.dumps(default_generator.get_state()),
           "epoch": progress.epoch, "history": progress.history,
           "best_val_loss": progress.best_val_loss, "bad_epochs": progress.bad_epochs,
-          "best_model": progress.best_model, "config": asdict(cfg)},
+          "best_model": progress.best_model, "config": asdict(cfg),
+          "model_info": None if run.info is None else run.info.to_dict()},
          cfg.checkpoint)
     run.saved_epoch = progress.epoch
 
@@ -394,7 +420,10 @@ def _final_result(run: _Run, torch) -> dict:
     test_loss, test_acc, preds, targets = evaluate(run.model, run.test_loader, run.device)
     result = {"history": run.progress.history, "test_loss": test_loss, "test_acc": test_acc,
               "preds": preds, "targets": targets, "model": run.model,
-              "num_classes": run.num_classes}
+              "num_classes": run.num_classes, "model_info": run.info}
+    if run.info is not None:
+        run.info.metrics = {"test_accuracy": test_acc, "test_loss": test_loss,
+                            "test_images": int(len(targets)), "epochs": run.progress.epoch}
     if run.reference is not None:
         result["torch_test_loss"], result["torch_test_acc"], _, _ = evaluate(
             run.reference.model, run.test_loader, run.device, library=torch)
