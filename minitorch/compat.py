@@ -202,16 +202,16 @@ def _cannot_import_name(message: str) -> str | None:
 
 
 def _where(error: BaseException, program: str, shown: str) -> str:
-    """``prog.py line 42``: the program's last frame in the traceback, else the last frame
-    outside minitorch and this runner (a module of the program's own, say)."""
-    frames = list(_frames(error.__traceback__))
-    for tb in reversed(frames):
-        if os.path.abspath(tb.tb_frame.f_code.co_filename) == program:
-            return f"{shown} line {tb.tb_lineno}"
-    for tb in reversed(frames):
+    """``prog.py line 42``: the innermost frame of the traceback outside minitorch and the runner,
+    i.e. the line that reached for the API (in the program, or in a module of its own); the
+    program is named as it was given, another file by its path relative to the working folder."""
+    for tb in reversed(list(_frames(error.__traceback__))):
         filename = tb.tb_frame.f_code.co_filename
-        if not _in_minitorch(tb) and filename != runpy.__file__:
-            return f"{os.path.relpath(filename)} line {tb.tb_lineno}"
+        if _in_minitorch(tb) or filename.startswith("<frozen") or filename == runpy.__file__:
+            continue
+        if os.path.abspath(filename) == program:
+            return f"{shown} line {tb.tb_lineno}"
+        return f"{os.path.relpath(filename)} line {tb.tb_lineno}"
     return shown
 
 

@@ -122,8 +122,8 @@ def test_mnist_program_through_the_cli(tmp_path):
 
 def test_polynomial_fit_program_learns_on_minitorch_as_on_torch(capsys):
     path = program("polynomial_fit.py")
-    outputs = {"minitorch": run_as_main(path, ["1500"], capsys),
-               "torch": run_as_main(path, ["1500"], capsys, hook=False)}  # the same file on torch
+    outputs = {"minitorch": run_as_main(path, ["600"], capsys),
+               "torch": run_as_main(path, ["600"], capsys, hook=False)}  # the same file on torch
     for lib, out in outputs.items():
         for part in ("manual", "module"):
             first, last = map(float, re.search(part + r": loss ([\d.]+) -> ([\d.]+)", out).groups())
@@ -195,15 +195,15 @@ def test_a_missing_api_is_named_in_one_line(tmp_path, capsys, source, line, api)
                    f"implement (see docs/torch_compat.md)\n")
 
 
-def test_a_missing_api_in_the_programs_own_module_names_that_file(tmp_path, capsys, monkeypatch):
+def test_a_missing_api_in_a_module_of_the_program_names_that_file(tmp_path, capsys, monkeypatch):
     (tmp_path / "layers.py").write_text("import torch\n\n\ndef up(x):\n"
                                         "    return torch.nn.functional.xyz_interpolate(x)\n")
-    path = write_program(tmp_path, "import torch, layers\nlayers.up(torch.zeros(1, 1, 2, 2))\n")
+    write_program(tmp_path, "import torch, layers\nlayers.up(torch.zeros(1, 1, 2, 2))\n")
     monkeypatch.chdir(tmp_path)
     assert main(["run", "prog.py"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("minitorch run: prog.py line 2 uses torch.nn.functional.xyz_interpolate,")
-    assert path.endswith("prog.py")
+    assert err.startswith("minitorch run: layers.py line 5 uses torch.nn.functional."
+                          "xyz_interpolate,")
 
 
 def test_an_option_minitorch_refuses_is_one_line_too(tmp_path, capsys):

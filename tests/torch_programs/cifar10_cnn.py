@@ -1,7 +1,8 @@
 """A torch program, written for minitorch's tests in the usual shape of a CIFAR-10 classifier
-script: torchvision's CIFAR10 pickles, a small CNN, SGD with momentum, a checkpoint saved and
-loaded back, per-class accuracy, and a grid of test images written with torchvision.utils. It
-imports torch and torchvision only; ``tests/test_torch_programs.py`` runs it on minitorch.
+script: torchvision's CIFAR10 pickles loaded by two worker processes, a small CNN, SGD with
+momentum, a checkpoint saved and loaded back, per-class accuracy, and a grid of test images
+written with torchvision.utils. It imports torch and torchvision only;
+``tests/test_torch_programs.py`` runs it on minitorch.
 
     python cifar10_cnn.py DATA_ROOT OUT_DIR [EPOCHS]
 
@@ -44,8 +45,10 @@ def main(root, out_dir, epochs):
                                              transform=to_input)
     test_set = torchvision.datasets.CIFAR10(root=root, train=False, download=False,
                                             transform=to_input)
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size=16, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=50, shuffle=False)
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=16, shuffle=True,
+                                               num_workers=2)
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=50, shuffle=False,
+                                              num_workers=2)
     classes = train_set.classes
 
     images, labels = next(iter(test_loader))

@@ -12,7 +12,7 @@ import sys
 import torch
 
 torch.manual_seed(0)
-steps = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+steps = int(sys.argv[1]) if len(sys.argv) > 1 else 800
 dtype = torch.float32
 
 # samples of y = 1 - 0.5 x + 0.2 x^3 plus a small ripple, on [-2, 2]
