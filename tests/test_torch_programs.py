@@ -169,6 +169,7 @@ def test_program_sees_what_python_would_give_it(tmp_path, capsys):
     assert lines == ["__main__ ['--lr', '0.5', 'x'] True", "True True True True minitorch",
                      "minitorch minitorch.nn minitorch.nn"]
     assert sys.modules["torch"] is torch and torch.nn.Linear is not minitorch.nn.Linear
+    del sys.modules["helper"]  # the program's module, imported into this process
 
 
 # The names are made up (xyz), so that minitorch growing the real APIs cannot change the answer.
@@ -204,6 +205,7 @@ def test_a_missing_api_in_a_module_of_the_program_names_that_file(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("minitorch run: layers.py line 5 uses torch.nn.functional."
                           "xyz_interpolate,")
+    del sys.modules["layers"]  # the program's module, imported into this process
 
 
 def test_an_option_minitorch_refuses_is_one_line_too(tmp_path, capsys):
