@@ -261,3 +261,64 @@ def test_collectives_before_init_raise_a_clear_error():
         dist.all_reduce(minitorch.ones(2))
     with pytest.raises(ValueError, match="unknown backend 'tcp'"):
         dist.init_process_group("tcp")
+
+
+# ---- the CLI: mpiexec -n 2 python -m minitorch train --distributed ---------------------------
+# SGD: its step is linear in the gradient, so float32 rounding of the averaged gradient stays at
+# float32 rounding in the weights (Adam divides by sqrt(v) and magnifies it where a gradient is ~0)
+TRAIN = ["train", "--distributed", "--model", "mlp", "--limit-train", "200", "--batch-size", "32",
+         "--no-progress", "--val-fraction", "0.2", "--optimizer", "sgd", "--lr", "0.05"]
+
+
+def weights(path) -> dict:
+    return {k: v.numpy() for k, v in minitorch.load(path)["model"].items()}
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """2 epochs on 1 process and on 2, and 2 processes again as 1 epoch + --resume."""
+    d = tmp_path_factory.mktemp("cli")
+    runs = {"one": mpirun("minitorch", *TRAIN, "--epochs", 2, "--checkpoint", d / "one.mt", n=1),
+            "two": mpirun("minitorch", *TRAIN, "--epochs", 2, "--checkpoint", d / "two.mt",
+                          "--out", d / "report")}
+    first = mpirun("minitorch", *TRAIN, "--epochs", 1, "--checkpoint", d / "resumed.mt")
+    runs["resumed"] = mpirun("minitorch", *TRAIN, "--epochs", 2, "--checkpoint",
+                             d / "resumed.mt", "--resume")
+    runs["first"] = first
+    return d, runs
+
+
+def test_cli_distributed_prints_once_with_world_size_and_backend(cli_runs):
+    d, runs = cli_runs
+    out = runs["two"].stdout.splitlines()
+    headers = [line for line in out if line.startswith("mlp on digits")]
+    assert len(headers) == 1 and headers[0].endswith("distributed: world size 2, backend mpi")
+    assert sum(line.startswith("epoch ") for line in out) == 2
+    assert "metrics.json" in os.listdir(d / "report")
+    with open(d / "report" / "metrics.json") as f:
+        assert len(json.load(f)["history"]) == 2
+
+
+def test_cli_two_processes_train_as_one_on_the_same_global_batches(cli_runs):
+    """The DistributedSampler's shares of a global batch are the single process's batch, so
+    1 and 2 processes end with the same weights (float32: to ~1e-5)."""
+    d, _ = cli_runs
+    one, two = weights(d / "one.mt"), weights(d / "two.mt")
+    assert one.keys() == two.keys()
+    for k in one:
+        np.testing.assert_allclose(two[k], one[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_cli_distributed_resume_ends_with_the_same_weights(cli_runs):
+    d, runs = cli_runs
+    assert "resumed from" in runs["resumed"].stdout
+    two, resumed = weights(d / "two.mt"), weights(d / "resumed.mt")
+    for k in two:
+        np.testing.assert_array_equal(resumed[k], two[k], err_msg=k)
+
+
+def test_cli_distributed_batch_not_divisible_ends_every_rank():
+    proc = mpirun("minitorch", *TRAIN, "--epochs", 1, "--batch-size", "33", check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("minitorch train: error: --batch-size 33 (the global batch) is not divisible by the "
+            "world size 2") in proc.stderr
