@@ -5,7 +5,6 @@
     python -m minitorch train --checkpoint run/last.mt --epochs 20 --resume
     python -m minitorch train --compare-torch        # torch trains the same model beside it
     python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
-    mpiexec -n 2 python -m minitorch train --distributed   # data-parallel on 2 processes
     python -m minitorch predict runs/demo/model.mt digit.png   # use a trained model file
     python -m minitorch evaluate runs/demo/model.mt  # its accuracy and confusion matrix
     python -m minitorch export runs/demo/model.mt --onnx model.onnx
@@ -54,10 +53,10 @@ def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
                    help="folder holding MNIST/raw/ or cifar-10-batches-py/ (default %(default)s)")
     p.add_argument("--image-size", type=int, default=None,
                    help="digits: 8 (native) or 28 (resized); default: the dataset's own size")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the data")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step")
     p.add_argument("--optimizer", default=defaults.optimizer, choices=["sgd", "adam", "adamw"])
-    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
     p.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD only")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     p.add_argument("--schedule", default=defaults.schedule,
@@ -66,7 +65,8 @@ def _add_common(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     p.add_argument("--gamma", type=float, default=defaults.gamma, help="StepLR/ExponentialLR factor")
     p.add_argument("--device", default=defaults.device,
                    help="auto (CUDA when present), cpu or cuda[:i] (default %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="seeds the weights, the shuffling and dropout")
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
                    help="share of the training set held out for validation")
     p.add_argument("--patience", type=int, default=None,
@@ -101,12 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--allow-nonfinite", action="store_true",
                        help="train on when the loss becomes NaN or infinite (default: stop, "
                             "exit status 3); non-finite weights are never checkpointed")
-    train.add_argument("--distributed", action="store_true",
-                       help="data-parallel training, launched as mpiexec -n N python -m "
-                            "minitorch train --distributed ...: --batch-size is the global batch, "
-                            "rank 0 prints and writes (needs minitorch[distributed])")
-    train.add_argument("--backend", default="auto", choices=["auto", "mpi", "nccl"],
-                       help="--distributed: nccl for CUDA, mpi otherwise (default %(default)s)")
 
     finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -150,19 +144,14 @@ def run_train(args) -> dict:
     if cfg.checkpoint:
         check_writable_file(cfg.checkpoint, "--checkpoint")
     torch = import_torch() if cfg.compare_torch else None
-    parallel = None
-    if cfg.distributed:
-        from .training.distributed import init_distributed
-        parallel = init_distributed(cfg)
     data = load_data(cfg.dataset, cfg.data_root, cfg.image_size, cfg.val_fraction, cfg.seed,
                      cfg.limit_train)
     c, classes, size = data[3]
     print(f"{cfg.model} on {cfg.dataset} ({len(data[0])} train / "
           f"{0 if data[1] is None else len(data[1])} val / {len(data[2])} test images, "
           f"{c}x{size}x{size}, {classes} classes), {cfg.optimizer} lr={cfg.lr}, "
-          f"batch {cfg.batch_size}, device {describe_device(cfg.device)}"
-          f"{'' if parallel is None else ', ' + parallel.describe()}")
-    result = fit(cfg, data, torch=torch, parallel=parallel)
+          f"batch {cfg.batch_size}, device {describe_device(cfg.device)}")
+    result = fit(cfg, data, torch=torch)
     print(metrics_table(result))
     if cfg.out_dir:
         for path in write_report(result, asdict(cfg), cfg.out_dir):
@@ -200,8 +189,6 @@ def main(argv=None) -> int:
         hint = getattr(e, "hint", None)
         more = "" if debug else "--debug (or MINITORCH_DEBUG=1) shows the traceback"
         print(f"hint: {'; '.join(h for h in (hint, more) if h)}", file=sys.stderr)
-        from .training.distributed import end_job_after_error
-        end_job_after_error(e, getattr(e, "exit_status", 2))  # --distributed: stop every rank
         return getattr(e, "exit_status", 2)
 
 
