@@ -5,6 +5,7 @@
     python -m minitorch train --checkpoint run/last.mt --epochs 20 --resume
     python -m minitorch train --compare-torch        # torch trains the same model beside it
     python -m minitorch finetune                     # digits 0-4 → 5-9, frozen conv layers
+    mpiexec -n 2 python -m minitorch train --distributed   # data-parallel on 2 processes
     python -m minitorch predict runs/demo/model.mt digit.png   # use a trained model file
     python -m minitorch evaluate runs/demo/model.mt  # its accuracy and confusion matrix
     python -m minitorch export runs/demo/model.mt --onnx model.onnx
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--allow-nonfinite", action="store_true",
                        help="train on when the loss becomes NaN or infinite (default: stop, "
                             "exit status 3); non-finite weights are never checkpointed")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel training, launched as mpiexec -n N python -m "
+                            "minitorch train --distributed ...: --batch-size is the global batch, "
+                            "rank 0 prints and writes (needs minitorch[distributed])")
+    train.add_argument("--backend", default="auto", choices=["auto", "mpi", "nccl"],
+                       help="--distributed: nccl for CUDA, mpi otherwise (default %(default)s)")
 
     finetune = sub.add_parser("finetune", help="pretrain on digits 0-4, fine-tune on 5-9",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -144,14 +151,19 @@ def run_train(args) -> dict:
     if cfg.checkpoint:
         check_writable_file(cfg.checkpoint, "--checkpoint")
     torch = import_torch() if cfg.compare_torch else None
+    parallel = None
+    if cfg.distributed:
+        from .training.distributed import init_distributed
+        parallel = init_distributed(cfg)
     data = load_data(cfg.dataset, cfg.data_root, cfg.image_size, cfg.val_fraction, cfg.seed,
                      cfg.limit_train)
     c, classes, size = data[3]
     print(f"{cfg.model} on {cfg.dataset} ({len(data[0])} train / "
           f"{0 if data[1] is None else len(data[1])} val / {len(data[2])} test images, "
           f"{c}x{size}x{size}, {classes} classes), {cfg.optimizer} lr={cfg.lr}, "
-          f"batch {cfg.batch_size}, device {describe_device(cfg.device)}")
-    result = fit(cfg, data, torch=torch)
+          f"batch {cfg.batch_size}, device {describe_device(cfg.device)}"
+          f"{'' if parallel is None else ', ' + parallel.describe()}")
+    result = fit(cfg, data, torch=torch, parallel=parallel)
     print(metrics_table(result))
     if cfg.out_dir:
         for path in write_report(result, asdict(cfg), cfg.out_dir):
@@ -189,6 +201,8 @@ def main(argv=None) -> int:
         hint = getattr(e, "hint", None)
         more = "" if debug else "--debug (or MINITORCH_DEBUG=1) shows the traceback"
         print(f"hint: {'; '.join(h for h in (hint, more) if h)}", file=sys.stderr)
+        from .training.distributed import end_job_after_error
+        end_job_after_error(e, getattr(e, "exit_status", 2))  # --distributed: stop every rank
         return getattr(e, "exit_status", 2)
 
 
