@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .inference.commands import add_commands
     inference = add_commands(sub)
     info = sub.add_parser("info", help="versions, devices, CUDA kernels, BLAS threads")
-    for command in (train, finetune, *inference, info):
+    from .text.commands import add_commands as add_text_commands
+    text_commands = add_text_commands(sub)  # train-gpt, finetune-gpt
+    for command in (train, finetune, *inference, info, *text_commands):
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error (also: MINITORCH_DEBUG=1)")
     return parser
@@ -214,6 +216,9 @@ def describe(e: BaseException) -> str:
 
 
 def run_command(args) -> int:
+    if args.command in ("train-gpt", "finetune-gpt"):
+        from .text.commands import run
+        return run(args)
     if args.command in ("predict", "evaluate", "export"):
         from .inference.commands import run
         return run(args)
