@@ -1,5 +1,8 @@
 """Losses of ``minitorch.nn.functional`` against torch: forward and backward, float64 and float32.
 
+smooth_l1_loss and huber_loss: residuals drawn on both sides of β/δ (and exactly at the kinks),
+β = 0 (L1) and large thresholds, broadcast input/target pairs, huber's weight, mixed dtypes.
+
 Hypothesis draws the shapes (with and without spatial dims, unbatched), class weights,
 ignore_index hits, label smoothing, probability targets and reductions; ``check`` compares the
 outputs and the gradients for a random cotangent. Small float64 cases go through ``gradcheck``;
@@ -207,6 +210,212 @@ def test_mse_loss_mixed_dtypes_follow_torchs_promotion():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((2, 3)).astype(np.float32), rng.integers(-2, 2, (2, 3))
     check(lambda L, x, y: L.nn.functional.mse_loss(x, y), x, y, dtype="float32")
+
+
+# ---------------------------------------------------------------------------------------------
+# smooth_l1_loss / huber_loss
+# ---------------------------------------------------------------------------------------------
+THRESHOLDS = [0.0, 1e-3, 0.5, 1.0, 3.0, 1e3]  # β for smooth_l1 (0: the L1 loss); δ > 0 for huber
+
+
+@st.composite
+def broadcast_pairs(draw):
+    """(input shape, target shape): equal most of the time, else the target broadcasts to it
+    (some dims 1, leading dims dropped) or the input broadcasts to the target."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), max_size=3), label="shape"))
+    kind = draw(st.sampled_from(["same", "same", "same", "target", "input"]), label="broadcast")
+    if kind == "same" or not shape:
+        return shape, shape
+    small = tuple(1 if draw(st.booleans()) else n for n in shape)
+    small = small[draw(st.integers(0, len(small)), label="drop"):]
+    return (shape, small) if kind == "target" else (small, shape)
+
+
+def residual_problem(seed, x_shape, y_shape, threshold):
+    """x, y whose residuals land on both sides of the threshold: |x − y| spans 0.01·t .. 10·t
+    (t = the threshold, or 1 for t = 0). One of the two shapes is the broadcast shape."""
+    rng = np.random.default_rng(seed)
+    out = np.broadcast_shapes(x_shape, y_shape)
+    d = rng.standard_normal(out) * (threshold or 1.0) * 10.0 ** rng.uniform(-2, 1, out)
+    if tuple(x_shape) == out:
+        y = rng.standard_normal(y_shape)
+        return y + d, y
+    x = rng.standard_normal(x_shape)
+    return x, x - d
+
+
+@given(shapes=broadcast_pairs(), seed=SEEDS, dtype=DTYPES, reduction=REDUCTIONS,
+       beta=st.sampled_from(THRESHOLDS), huber=st.booleans())
+def test_smooth_l1_and_huber_vs_torch(shapes, seed, dtype, reduction, beta, huber):
+    x_shape, y_shape = shapes
+    threshold = (beta or 0.5) if huber else beta
+    x, y = residual_problem(seed, x_shape, y_shape, threshold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the broadcast warning: tested below
+        if huber:
+            check(lambda L, x, y: L.nn.functional.huber_loss(x, y, reduction=reduction,
+                                                             delta=threshold), x, y, dtype=dtype)
+        else:
+            check(lambda L, x, y: L.nn.functional.smooth_l1_loss(x, y, reduction=reduction,
+                                                                 beta=threshold), x, y,
+                  dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+@pytest.mark.parametrize("name", ["smooth_l1_loss", "huber_loss"])
+def test_smooth_l1_and_huber_every_combination(name, threshold, reduction, dtype):
+    """Each threshold × reduction × dtype once, deterministically; the residuals include 0 and
+    ±threshold exactly (the kinks) besides values on both sides."""
+    if name == "huber_loss" and threshold == 0:
+        threshold = 0.25  # huber_loss refuses δ = 0 (tested below)
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((3, 5))
+    y[0] = 0.0  # so the first row's residuals are exactly d
+    d = threshold * np.array([0.0, 1.0, -1.0, 0.3, -0.7]) + np.array([0, 0, 0, 0.01, -0.01])
+    d = np.stack([d, 5 * rng.standard_normal(5), (threshold or 1) * rng.uniform(-3, 3, 5)])
+    x = y + d
+    check(lambda L, x, y: getattr(L.nn.functional, name)(
+        x, y, reduction=reduction, **{"beta" if name == "smooth_l1_loss" else "delta": threshold}),
+        x, y, dtype=dtype)
+
+
+@given(shape=st.lists(st.integers(1, 4), max_size=3).map(tuple), seed=SEEDS, dtype=DTYPES,
+       reduction=REDUCTIONS, delta=st.sampled_from(THRESHOLDS[1:]))
+def test_huber_loss_weighted_vs_torch(shape, seed, dtype, reduction, delta):
+    """weight: a differentiable factor (its gradient too), and 'mean' divides by n, not Σw."""
+    x, y = residual_problem(seed, shape, shape, delta)
+    w = np.random.default_rng(seed + 1).uniform(0.1, 2.0, shape)
+    check(lambda L, x, y, w: L.nn.functional.huber_loss(x, y, reduction=reduction, delta=delta,
+                                                        weight=w), x, y, w, dtype=dtype)
+
+
+def test_huber_weighted_mean_divides_by_the_number_of_elements():
+    x, y, w = f64([1.0, 2.0, -0.5]), f64([0.0, 0.0, 0.0]), f64([2.0, 0.5, 4.0])
+    expected = (2.0 * 0.5 + 0.5 * 1.5 + 4.0 * 0.125) / 3  # δ = 1: 0.5, δ(2 − δ/2), z²/2
+    assert F.huber_loss(x, y, weight=w).item() == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("name", ["smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("x_shape,y_shape", [((3, 4), (3, 1)), ((3, 1), (4,)), ((2, 3), ())])
+def test_smooth_l1_and_huber_broadcast_with_torchs_warning(name, x_shape, y_shape):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(x_shape), rng.standard_normal(y_shape)
+    with pytest.warns(UserWarning, match="different to the input size"):
+        check(lambda L, x, y: getattr(L.nn.functional, name)(x, y, reduction="sum"), x, y)
+
+
+@pytest.mark.parametrize("name", ["smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("x_dtype,y_dtype", [(np.float32, np.float64), (np.float64, np.float32),
+                                             (np.float32, np.int64)])
+def test_smooth_l1_and_huber_mixed_dtypes_as_torch(name, x_dtype, y_dtype):
+    """smooth_l1 computes in the promoted dtype; huber's result takes the input's dtype."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((2, 3)) * 2).astype(x_dtype)
+    y = rng.integers(-2, 2, (2, 3)).astype(y_dtype)
+    promoted = "float64" if np.float64 in (x_dtype, y_dtype) else "float32"
+
+    def fn(L, x, y):
+        if name == "huber_loss" and L is torch:
+            # torch 2.13's huber_loss backward fails on mixed dtypes ("Found dtype Double but
+            # expected Float"); the reference is the same loss with both cast to the promoted
+            # dtype by hand, cast back to the input's dtype, which is what ours computes
+            return torch.nn.functional.huber_loss(x.to(getattr(torch, promoted)),
+                                                  y.to(getattr(torch, promoted)),
+                                                  reduction="none").to(x.dtype)
+        return getattr(L.nn.functional, name)(x, y, reduction="none")
+    # check keeps each array's dtype (dtype=None) and asserts the output dtypes agree
+    check(fn, x, y, dtype=None, rtol=1e-5)
+    if name == "huber_loss":  # torch's own forward gives the same values
+        check(lambda L, x, y: L.nn.functional.huber_loss(x, y, reduction="none"), x, y,
+              dtype=None, rtol=1e-5, backward=False)
+
+
+def test_smooth_l1_beta_0_is_l1_and_huber_is_delta_times_smooth_l1():
+    rng = np.random.default_rng(2)
+    x, y = f64(rng.standard_normal((4, 3))), f64(rng.standard_normal((4, 3)))
+    l1 = F.smooth_l1_loss(x, y, beta=0.0, reduction="none")
+    np.testing.assert_array_equal(np.asarray(l1.detach()), np.abs(np.asarray((x - y).detach())))
+    for delta in (0.3, 1.0, 2.5):
+        np.testing.assert_allclose(
+            np.asarray(F.huber_loss(x, y, delta=delta, reduction="none").detach()),
+            delta * np.asarray(F.smooth_l1_loss(x, y, beta=delta, reduction="none").detach()),
+            rtol=1e-14)
+    # at a zero residual the L1 gradient is 0 (sign(0)), as torch's l1_loss
+    check(lambda L, x, y: L.nn.functional.smooth_l1_loss(x, y, beta=0.0, reduction="sum"),
+          np.array([1.0, -2.0, 0.5]), np.array([1.0, 0.0, 0.5]))
+
+
+@pytest.mark.parametrize("module,kwargs", [("SmoothL1Loss", {}), ("SmoothL1Loss", dict(beta=0.2)),
+                                           ("SmoothL1Loss", dict(beta=0.0, reduction="sum")),
+                                           ("HuberLoss", {}),
+                                           ("HuberLoss", dict(delta=0.3, reduction="none"))])
+def test_smooth_l1_and_huber_modules(module, kwargs):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+    check(lambda L, x, y: getattr(L.nn, module)(**kwargs)(x, y), x, y)
+    m, t = (repr(getattr(L.nn, module)(**kwargs)) for L in (minitorch, torch))
+    assert m == t
+    if module == "SmoothL1Loss":
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            loss = minitorch.nn.SmoothL1Loss(size_average=False, **kwargs)
+        assert loss.reduction == "sum"
+
+
+def test_gradcheck_smooth_l1_and_huber():
+    rng = np.random.default_rng(5)
+    x, y = f64(rng.standard_normal((3, 4)) * 2), f64(rng.standard_normal((3, 4)))
+    w = f64(rng.uniform(0.5, 2, (3, 4)))
+    assert gradcheck(lambda x, y: F.smooth_l1_loss(x, y, beta=0.7), (x, y))
+    assert gradcheck(lambda x, y: F.smooth_l1_loss(x, y, beta=0.0, reduction="sum"), (x, y))
+    assert gradcheck(lambda x, y, w: F.huber_loss(x, y, delta=1.3, weight=w), (x, y, w))
+
+
+def test_smooth_l1_and_huber_errors():
+    x = minitorch.zeros(3, 4)
+    with pytest.raises(RuntimeError, match=r"smooth_l1_loss does not support negative values for "
+                                           r"beta \(got beta=-0.5\)"):
+        F.smooth_l1_loss(x, x, beta=-0.5)
+    for bad in (0.0, -1.0):
+        with pytest.raises(RuntimeError, match=rf"huber_loss does not support non-positive values "
+                                               rf"for delta \(got delta={bad}\)"):
+            F.huber_loss(x, x, delta=bad)
+    with pytest.raises(ValueError, match=r"huber_loss: weight \(4,\) and input \(3,4\) must have "
+                                         r"the same size"):
+        F.huber_loss(x, x, weight=minitorch.ones(4))
+    for name in ("smooth_l1_loss", "huber_loss"):
+        with pytest.raises(ValueError, match=rf"{name}: 'avg' is not a valid value for reduction"):
+            getattr(F, name)(x, x, reduction="avg")
+        with pytest.warns(UserWarning), pytest.raises(ValueError, match=rf"{name}: cannot "
+                                                                        rf"broadcast \(3,4\) with "
+                                                                        rf"\(3,3\)"):
+            getattr(F, name)(x, minitorch.zeros(3, 3))
+        with pytest.raises(NotImplementedError, match=r"expected floating point input or target, "
+                                                      r"got int64 and int64"):
+            getattr(F, name)(minitorch.tensor([1, 2]), minitorch.tensor([1, 3]))
+        with pytest.raises(TypeError, match=rf"{name}\(\): argument 'target' must be a Tensor"):
+            getattr(F, name)(x, 1.0)
+    with pytest.raises(RuntimeError, match=r"huber_loss: result type float32 can't be cast to the "
+                                           r"desired output type int64"):
+        F.huber_loss(minitorch.tensor([1, 2]), minitorch.tensor([1.0, 3.0]))
+
+
+def test_torch_agrees_smooth_l1_and_huber_errors():
+    """The same inputs are errors in torch, of the same type."""
+    x = torch.zeros(3, 4)
+    cases = [(RuntimeError, lambda: torch.nn.functional.smooth_l1_loss(x, x, beta=-0.5)),
+             (RuntimeError, lambda: torch.nn.functional.huber_loss(x, x, delta=0.0)),
+             (RuntimeError, lambda: torch.nn.functional.huber_loss(x, x, delta=-1.0)),
+             (ValueError, lambda: torch.nn.functional.huber_loss(x, x, weight=torch.ones(4))),
+             (ValueError, lambda: torch.nn.functional.smooth_l1_loss(x, x, reduction="avg")),
+             (RuntimeError, lambda: torch.nn.functional.huber_loss(torch.tensor([1, 2]),
+                                                                   torch.tensor([1.0, 3.0]))),
+             (NotImplementedError, lambda: torch.nn.functional.smooth_l1_loss(
+                 torch.tensor([1, 2]), torch.tensor([1, 3])))]
+    for exc, call in cases:
+        with pytest.raises(exc):
+            call()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``Optimizer``: the base class of SGD, Adam, AdamW, Adadelta and RMSprop, as ``torch.optim.Optimizer``.
+"""``Optimizer``: the base class of SGD, Adam, AdamW, Adadelta and RMSprop, as
+``torch.optim.Optimizer``.
 
 Parameter groups
 ----------------

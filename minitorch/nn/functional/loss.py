@@ -1,4 +1,5 @@
-"""Loss functions: cross_entropy, nll_loss, mse_loss, binary_cross_entropy(_with_logits).
+"""Loss functions: cross_entropy, nll_loss, mse_loss, smooth_l1_loss, huber_loss,
+binary_cross_entropy(_with_logits).
 
 Notation as in ``ops.py``: ``g`` is dL/d(loss) arriving from above (a scalar for 'mean' and 'sum',
 the loss's shape for 'none'); each backward returns dL/d(input).
@@ -35,11 +36,12 @@ import numpy as np
 
 from ...autograd import ArrayFunction, is_grad_enabled
 from ...backend import array_module, promote_types
+from ...ops import unbroadcast
 from ...tensor import Tensor, broadcast_shapes, fmt_shape, where
 from .activation import log_softmax
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -375,6 +377,148 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     if reduction == "none":
         return squared
     return squared.sum() if reduction == "sum" else squared.mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# smooth_l1_loss, huber_loss
+# ---------------------------------------------------------------------------------------------
+class Huber(ArrayFunction):
+    """The Function behind ``smooth_l1_loss`` and ``huber_loss``. For d = x − y, z = |d|, a
+    threshold δ ≥ 0, the curvature c of the quadratic part and the slope s of the linear part
+    (with c δ = s, so the two pieces meet at z = δ with equal value and slope):
+
+        ℓᵢ = c zᵢ² / 2         if zᵢ < δ      (quadratic near 0)
+        ℓᵢ = s (zᵢ − δ/2)      otherwise      (linear in the tails)
+
+    smooth_l1_loss: δ = β, c = 1/β, s = 1:  ℓ = z²/(2β) inside, z − β/2 outside.
+    huber_loss:     δ = delta, c = 1, s = δ: ℓ = z²/2 inside, δ (z − δ/2) outside.
+    δ = 0 (smooth_l1's β = 0) is the L1 loss ℓ = s z, as torch's l1_loss (c is unused).
+
+    Backward, with ĝ = g ('none', 'sum') or g / n ('mean'), n the number of elements of the
+    broadcast shape:
+
+        dℓ/dxᵢ = ĝᵢ · c dᵢ           if |dᵢ| < δ    (the residual, scaled)
+        dℓ/dxᵢ = ĝᵢ · s sign(dᵢ)     otherwise      (sign(0) = 0 at δ = 0, as torch's L1)
+        dℓ/dyᵢ = −dℓ/dxᵢ
+
+    each summed over the dims that x (or y) was broadcast along. Shapes: x, y broadcastable.
+    Infinite or NaN residuals give inf/NaN losses silently, as in torch.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, delta, curvature, slope, reduction):
+        xp = array_module(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = xp.abs(x - y)
+            if delta > 0:
+                losses = xp.where(z < delta, (0.5 * curvature) * z * z, slope * (z - 0.5 * delta))
+            else:
+                losses = slope * z
+        ctx.save_for_backward(x, y)
+        ctx.delta, ctx.curvature, ctx.slope, ctx.reduction = delta, curvature, slope, reduction
+        return _reduce(losses.astype(z.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xp = array_module(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = x - y
+            dloss = xp.sign(d) * d.dtype.type(ctx.slope)
+            if ctx.delta > 0:
+                dloss = xp.where(xp.abs(d) < ctx.delta, d * ctx.curvature, dloss)
+            gd = _unreduce(g, d.shape, ctx.reduction) * dloss
+        gx = unbroadcast(gd, x.shape) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(-gd, y.shape) if ctx.needs_input_grad[1] else None
+        return gx, gy, None, None, None, None
+
+
+def _regression_pair(op: str, input, target):
+    """Check input and target, warn (as torch) when their shapes differ, and return the dtype
+    both are computed in (torch's promotion of the two)."""
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"{op}: Using a target size {fmt_shape(target.shape)} that is different to "
+                      f"the input size {fmt_shape(input.shape)}. This will likely lead to "
+                      f"incorrect results due to broadcasting. Please ensure they have the same "
+                      f"size.", UserWarning, stacklevel=3)
+        broadcast_shapes(op, tuple(input.shape), tuple(target.shape))
+    dt = promote_types([input.dtype, target.dtype])
+    if not dt.is_floating_point:
+        raise NotImplementedError(f"{op}: expected floating point input or target, got "
+                                  f"{input.dtype.name} and {target.dtype.name}")
+    return dt
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Smooth L1 loss: squared below ``beta``, absolute above (see ``Huber`` for the backward).
+
+        ℓᵢ = (xᵢ − yᵢ)² / (2β)    if |xᵢ − yᵢ| < β
+        ℓᵢ = |xᵢ − yᵢ| − β/2      otherwise
+
+    reduced by 'none' | 'mean' (Σℓ / n) | 'sum'. β = 0 is the L1 loss |x − y| (gradient
+    sign(x − y), 0 where x = y, as torch); β < 0 raises. As β grows the loss tends to 0: it
+    is the Huber loss divided by β, so the quadratic part is z²/(2β), not z²/2.
+
+    A target of another shape is broadcast (with torch's warning); input and target may have
+    different dtypes (computed in torch's promotion of the two). Both are differentiable.
+    """
+    op = "smooth_l1_loss"
+    dt = _regression_pair(op, input, target)
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta "
+                           f"(got beta={beta})")
+    x = input if input.dtype is dt else input.to(dt)
+    y = target if target.dtype is dt else target.to(dt)
+    beta = float(beta)
+    return Huber.apply(x, y, beta, 1.0 / beta if beta > 0 else 0.0, 1.0, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
+    """Huber loss: squared below ``delta``, delta-scaled absolute above (see ``Huber``).
+
+        ℓᵢ = (xᵢ − yᵢ)² / 2                 if |xᵢ − yᵢ| < δ
+        ℓᵢ = δ (|xᵢ − yᵢ| − δ/2)            otherwise
+
+    = δ · smooth_l1_loss(β = δ); the gradient is the residual x − y clipped to [−δ, δ]. δ must
+    be positive. With ``weight`` (the input's shape, differentiable as in torch): ℓᵢ ← wᵢ ℓᵢ,
+    and 'mean' is Σᵢ wᵢℓᵢ / n — divided by the number of elements, not by Σw as mse_loss's
+    weighted mean is (torch's own difference between the two, reproduced).
+
+    The result has the input's dtype (torch's huber_loss writes into an output like the input:
+    a float64 target with a float32 input gives float32; an integer input with a floating
+    target raises). A target of another shape is broadcast, with torch's warning.
+    """
+    op = "huber_loss"
+    dt = _regression_pair(op, input, target)
+    reduction = _reduction(op, None, None, reduction)
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta "
+                           f"(got delta={delta})")
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: result type {dt.name} can't be cast to the desired output "
+                           f"type {input.dtype.name} (the output takes the input's dtype)")
+    if weight is not None:
+        _check_tensor(op, "weight", weight)
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError(f"{op}: weight {fmt_shape(weight.shape)} and input "
+                             f"{fmt_shape(input.shape)} must have the same size")
+    x = input if input.dtype is dt else input.to(dt)
+    y = target if target.dtype is dt else target.to(dt)
+    delta = float(delta)
+    loss = Huber.apply(x, y, delta, 1.0, delta, "none" if weight is not None else reduction)
+    if loss.dtype is not input.dtype:
+        loss = loss.to(input.dtype)
+    if weight is None:
+        return loss
+    loss = loss * weight
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Conv2d",
            "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "Flatten",
            "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss", "Embedding", "LayerNorm", "GELU", "MultiheadAttention",
+           "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "Embedding", "LayerNorm", "GELU",
+           "MultiheadAttention",
            "TransformerEncoderLayer", "TransformerEncoder"]
 
 from .module import Module
@@ -15,6 +16,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss
+from .loss import SmoothL1Loss, HuberLoss
 from .sparse import Embedding
 from .normalization import LayerNorm
 from .gelu import GELU
