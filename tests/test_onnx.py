@@ -425,3 +425,42 @@ def test_without_onnx_minitorch_imports_and_export_gives_an_install_hint():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     assert "pip install onnx" in out and ".venv/bin/pip install -e '.[onnx]'" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/deploying.md ends with ten lines of ONNX Runtime that need no minitorch
+# ---------------------------------------------------------------------------------------------
+def test_the_deploying_pages_onnx_runtime_lines_run_without_minitorch(tmp_path, capsys):
+    import re
+
+    from PIL import Image
+
+    from minitorch.cli import main
+    from minitorch.inference import InputTransform, ModelInfo, save_model
+    from minitorch.vision.datasets import Digits
+
+    page = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    snippet = re.findall(r"^```python[ \t]*\n(.*?)^```", page, re.M | re.S)[-1]
+    lines = snippet.strip().splitlines()
+    assert lines[0].startswith("# doc: no-run") and len(lines[1:]) == 10
+    assert "minitorch" not in "\n".join(lines[1:])
+
+    minitorch.manual_seed(6)
+    model = build_model("simple_cnn", 1, 10, 8)
+    info = ModelInfo("simple_cnn", {"in_channels": 1, "num_classes": 10, "image_size": 8},
+                     [str(d) for d in range(10)], (1, 8, 8),
+                     InputTransform((8, 8), (0.3,), (0.4,)), dataset="digits")
+    save_model(model, tmp_path / "model.mt", info)
+    assert main(["export", str(tmp_path / "model.mt"), "--onnx", str(tmp_path / "model.onnx")]) == 0
+    pixels = (Digits(train=False).data.numpy()[3, 0] * 255).round().astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "digit.png")
+    assert main(["predict", str(tmp_path / "model.mt"), str(tmp_path / "digit.png")]) == 0
+    ours = capsys.readouterr().out.strip().splitlines()[-1].split(": ", 1)[1]
+
+    blocked = "import sys; sys.modules['minitorch'] = None\n" + snippet
+    proc = subprocess.run([sys.executable, "-c", blocked], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    theirs = proc.stdout.strip()
+    assert theirs.split()[0] == ours.split()[0]                       # the class
+    assert float(theirs.split()[1][:-1]) == pytest.approx(float(ours.split()[1][:-1]), abs=0.11)
