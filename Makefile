@@ -23,7 +23,8 @@ $(VENV)/.demo: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # The main job: a CNN (seed 000's SimpleCNN) trained on the embedded handwritten digits on the
-# CPU; fails unless it reaches 95% on the 360 held-out digits. Report and plots in runs/demo/.
+# CPU; fails unless it reaches 95% on the 360 held-out digits. Report, plots and the model file
+# runs/demo/model.mt (for predict/evaluate/export) in runs/demo/.
 demo: $(VENV)/.demo
 	$(PY) -m minitorch train --model simple_cnn --dataset digits --epochs 20 --lr 2e-3 \
 	    --schedule cosine --out runs/demo --expect-accuracy 0.95
