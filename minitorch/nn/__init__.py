@@ -4,4 +4,5 @@ from . import functional
 from .parameter import Parameter
 from .modules import *  # noqa: F403
 from . import init, utils
+from . import lora  # LoRA adapters for Linear layers (fine-tuning)
 from . import parallel
