@@ -102,6 +102,9 @@ def main(argv=None) -> dict:
     if args.list:
         list_cases(args)
         return {}
+    if args.only and args.only.strip().lower() == "ddp":  # MPI processes: benchmarks/ddp.py
+        from . import ddp
+        return ddp.main(args)
     t0 = time.perf_counter()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     if args.device == "cuda":

@@ -322,3 +322,35 @@ def test_cli_distributed_batch_not_divisible_ends_every_rank():
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert ("minitorch train: error: --batch-size 33 (the global batch) is not divisible by the "
             "world size 2") in proc.stderr
+
+
+# ---- GPU: NCCL with a world of one, MPI with CuPy arrays staged through the host ----------------
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend,n", [("nccl", 1), ("mpi", WORLD)])
+def test_collectives_and_ddp_on_cuda_tensors(tmp_path, backend, n):
+    """Collectives on CUDA tensors against NumPy, and one DDP step's gradients against a single
+    process on the whole batch (float64, ~1e-12). NCCL between several GPUs has not run."""
+    mpirun("cuda_job.py", backend, tmp_path, n=n, timeout=120)
+    with open(tmp_path / f"cuda_{backend}.json") as f:
+        got = json.load(f)
+    assert (got["backend"], got["world"]) == (backend, n)
+    xs = np.array([[1.0 + r, -2.0 * r, 3.0] for r in range(n)], dtype=np.float32)
+    for op, reduce in REDUCE.items():
+        np.testing.assert_allclose(got[f"all_reduce_{op}"], reduce(xs), rtol=1e-6)
+    assert got["broadcast"] == [float(n - 1)] * 4
+    assert got["all_gather"] == [[r, 10.0 * r] for r in range(n)]
+    blocks = np.stack([np.arange(3 * n, dtype=np.float32) + r for r in range(n)])
+    np.testing.assert_allclose(got["reduce_scatter_tensor"], blocks.sum(0)[:3], rtol=1e-6)
+    assert got["grad_diff"] <= 1e-12
+
+
+# ---- the benchmark's ddp case -----------------------------------------------------------------
+def test_ddp_benchmark_reports_step_and_all_reduce_times():
+    need_mpi()
+    from benchmarks import ddp
+    row = ddp.measure(2, steps=2, batch=8)
+    assert (row["world_size"], row["global_batch"], row["local_batch"]) == (2, 8, 4)
+    assert row["step_ms"] > 0 and row["all_reduce_ms"] > 0 and row["buckets"] >= 1
+    row["speedup"], row["efficiency"] = 1.0, 0.5
+    table = ddp.markdown({"rows": [row], "load_average_start": None})
+    assert "| 2 | 4 |" in table and "all-reduce alone (ms)" in table
