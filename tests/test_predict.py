@@ -276,3 +276,29 @@ def test_plots_have_titles_and_no_empty_validation_panel(tmp_path):
     from minitorch.training.report import run_title
     assert run_title({"model": "mlp", "dataset": "digits"}, 0.9722) == \
         "mlp on digits, test accuracy 97.22%"
+
+
+def test_finetune_reuses_its_pretraining_and_writes_a_report(tmp_path, capsys):
+    from minitorch.training.finetune import default_checkpoint
+    assert default_checkpoint("mlp", 8) != default_checkpoint("simple_cnn", 8)
+    base = ["finetune", "--model", "mlp", "--pretrain-epochs", "1", "--head-epochs", "1",
+            "--unfreeze-epochs", "1", "--shots", "5", "--checkpoint", str(tmp_path / "pre.mt")]
+    assert main(base) == 0
+    first = capsys.readouterr().out
+    assert "pretrained mlp on digits 0-4" in first
+    weights = (tmp_path / "pre.mt").read_bytes()
+    assert main(base + ["--out", str(tmp_path / "out")]) == 0
+    second = capsys.readouterr().out
+    assert "reusing the pretrained mlp" in second and (tmp_path / "pre.mt").read_bytes() == weights
+    # the same numbers after pretraining as the first run: the reused weights are the same
+    tail = [line for line in first.splitlines() if "from scratch" in line]
+    assert tail == [line for line in second.splitlines() if "from scratch" in line]
+    summary = json.loads((tmp_path / "out" / "finetune.json").read_text())
+    assert set(summary["accuracy"]) == {"pretrain_acc", "before", "head_only", "unfrozen",
+                                        "scratch"}
+    assert Image.open(tmp_path / "out" / "finetune.png").size[0] > 0
+    _, info = load_model(tmp_path / "out" / "model.mt")
+    assert info.classes == ["5", "6", "7", "8", "9"]
+    # another architecture does not take these weights: it pretrains its own
+    assert main(["finetune", "--model", "simple_cnn"] + base[3:]) == 0
+    assert "pretrained simple_cnn" in capsys.readouterr().out

@@ -2,7 +2,9 @@
 
     python -m minitorch finetune        (examples/finetune.py calls the same function)
 
-1. **Pretrain** on task A — the digits 0-4 — and save the weights with ``minitorch.save``.
+1. **Pretrain** on task A — the digits 0-4 — and save the weights with ``minitorch.save``, one
+   checkpoint per architecture and image size; a later run reuses them (``--pretrain`` trains
+   them again), so trying other fine-tuning options does not repeat the pretraining.
 2. **Load** them into a new model for task B — the digits 5-9, relabelled 0-4, with only a few
    training images per class (``--shots``): the situation where pretraining pays.
 3. **Replace the head** (the last ``Linear``: its classes are task A's) with a fresh one and
@@ -12,6 +14,9 @@
 4. Optionally **unfreeze** (``--unfreeze-epochs``) and train everything with two param groups: the
    backbone at a lower learning rate (``--backbone-lr``), the head at ``--head-lr``.
 5. Compare with **training from scratch** on task B with the same budget (same epochs, same data).
+
+With ``--out DIR`` the run writes ``finetune.json`` (every phase's accuracy), ``finetune.png``
+and the fine-tuned model file ``model.mt`` (classes "5".."9"; ``predict`` takes it).
 
 Accuracy on task B's held-out digits is printed before fine-tuning (the new head is random, so
 about chance, 20%), after the head-only phase, after unfreezing, and for the scratch model.
@@ -25,15 +30,17 @@ when the tasks share structure and the new data is scarce; measure it, as this c
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
 from .. import nn, optim
+from ..inference.model_file import ModelInfo
 from ..random import Generator, default_generator
 from ..serialization import load, save
 from ..utils.data import DataLoader, TensorDataset
 from .data import load_arrays
-from .files import check_writable_file
+from .files import check_writable_file, check_writable_folder
 from .loop import evaluate, train_step
 
 
@@ -54,8 +61,13 @@ def add_finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-lr", type=float, default=1e-4,
                    help="lr of the unfrozen backbone (its own param group)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--checkpoint", default="runs/pretrained_digits_0-4.mt",
-                   help="where the pretrained weights are saved and loaded from")
+    p.add_argument("--checkpoint", default=None,
+                   help="where the pretrained weights are saved and reused from (default: "
+                        "runs/pretrained_digits_0-4_<model>_<size>px.mt, one per model)")
+    p.add_argument("--pretrain", action="store_true",
+                   help="pretrain again even when --checkpoint holds weights for this model")
+    p.add_argument("--out", default=None,
+                   help="write finetune.json, finetune.png and the fine-tuned model.mt here")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
 
@@ -95,13 +107,35 @@ def accuracy(model, loader, device) -> float:
     return evaluate(model, loader, device)[1]
 
 
+def default_checkpoint(model: str, size: int) -> str:
+    """One pretraining checkpoint per architecture and image size, so that finetuning another
+    --model never overwrites (or loads) this one's."""
+    return os.path.join("runs", f"pretrained_digits_0-4_{model}_{size}px.mt")
+
+
+def _reusable(path: str, model: nn.Module) -> dict | None:
+    """The state dict at ``path`` when it holds weights of exactly ``model``'s names and shapes."""
+    if not os.path.exists(path):
+        return None
+    state = load(path)
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if not isinstance(state, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in
+                                       state.items()} != own:
+        return None
+    return state
+
+
 def run_finetune(args, log=print) -> dict:
     from ..vision.models import build_model
     from .loop import resolve_device
     device = resolve_device(args.device)
-    check_writable_file(args.checkpoint, "--checkpoint")
-    (x_train, y_train), (x_test, y_test), (c, _, size) = load_arrays("digits", None,
-                                                                     args.image_size)
+    (x_train, y_train), (x_test, y_test), (c, _, size), description = load_arrays(
+        "digits", None, args.image_size, with_description=True)
+    checkpoint = args.checkpoint or default_checkpoint(args.model, size)
+    check_writable_file(checkpoint, "--checkpoint")
+    out_dir = getattr(args, "out", None)
+    if out_dir:
+        check_writable_folder(out_dir, "--out")
     task_a, task_b = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
     a_train = task_loaders(x_train, y_train, task_a, None, args.batch_size, args.seed)
     a_test = task_loaders(x_test, y_test, task_a, None, 256, args.seed)
@@ -109,20 +143,27 @@ def run_finetune(args, log=print) -> dict:
     b_test = task_loaders(x_test, y_test, task_b, None, 256, args.seed)
     n_b = len(b_train.dataset)
 
-    # 1. pretrain on task A and save
+    # 1. pretrain on task A and save (or reuse the weights an earlier run saved)
     default_generator.manual_seed(args.seed)
     model = build_model(args.model, c, len(task_a), size).to(device)
-    train_epochs(model, optim.Adam(model.parameters(), lr=args.lr), a_train,
-                 args.pretrain_epochs, device)
-    acc_a = accuracy(model, a_test, device)
-    save(model.state_dict(), args.checkpoint)
-    log(f"pretrained {args.model} on digits 0-4 for {args.pretrain_epochs} epochs: "
-        f"{100 * acc_a:.1f}% on held-out 0-4; saved {args.checkpoint}")
+    saved = None if getattr(args, "pretrain", False) else _reusable(checkpoint, model)
+    if saved is not None:
+        model.load_state_dict(saved)
+        acc_a = accuracy(model, a_test, device)
+        log(f"reusing the pretrained {args.model} in {checkpoint}: {100 * acc_a:.1f}% on "
+            f"held-out 0-4 (--pretrain trains it again)")
+    else:
+        train_epochs(model, optim.Adam(model.parameters(), lr=args.lr), a_train,
+                     args.pretrain_epochs, device)
+        acc_a = accuracy(model, a_test, device)
+        save(model.state_dict(), checkpoint)
+        log(f"pretrained {args.model} on digits 0-4 for {args.pretrain_epochs} epochs: "
+            f"{100 * acc_a:.1f}% on held-out 0-4; saved {checkpoint}")
 
     # 2-3. load, replace the head, freeze the backbone, train the head
     default_generator.manual_seed(args.seed + 1)
     model = build_model(args.model, c, len(task_a), size)
-    model.load_state_dict(load(args.checkpoint))
+    model.load_state_dict(load(checkpoint))
     head = head_name(model)
     old = getattr(model, head)
     setattr(model, head, nn.Linear(old.in_features, len(task_b)))
@@ -163,5 +204,54 @@ def run_finetune(args, log=print) -> dict:
     log(f"from scratch on the same {n_b} images for {budget} epochs: {100 * acc_scratch:.1f}%")
     log(f"fine-tuned {100 * final:.1f}% vs from scratch {100 * acc_scratch:.1f}% "
         f"on held-out digits 5-9")
-    return {"pretrain_acc": acc_a, "before": acc_before, "head_only": acc_head,
-            "unfrozen": acc_full, "scratch": acc_scratch}
+    result = {"pretrain_acc": acc_a, "before": acc_before, "head_only": acc_head,
+              "unfrozen": acc_full, "scratch": acc_scratch}
+    if out_dir:
+        info = ModelInfo(args.model, {"in_channels": c, "num_classes": len(task_b),
+                                      "image_size": size},
+                         [str(d) for d in task_b], (c, size, size), description.transform,
+                         dataset="digits", metrics={"test_accuracy_5-9": final})
+        for path in write_finetune_report(result, vars(args), info, model, out_dir):
+            log(f"wrote {path}")
+    return result
+
+
+def write_finetune_report(result: dict, config: dict, info, model, out_dir: str) -> list:
+    """finetune.json (every phase's accuracy), finetune.png (a bar per phase, with matplotlib)
+    and the fine-tuned model file model.mt (classes "5".."9")."""
+    import json
+
+    from ..inference.model_file import save_model
+    from .files import write_atomically
+    from .report import _pyplot, _save_figure, finite_or_null
+    summary = {"config": {k: v for k, v in config.items() if isinstance(v, (int, float, str,
+                                                                             type(None)))},
+               "accuracy": result}
+    written = [os.path.join(out_dir, "finetune.json")]
+    text = json.dumps(finite_or_null(summary), indent=2) + "\n"
+    write_atomically(written[0], lambda fh: fh.write(text.encode("utf-8")))
+    plt = _pyplot()
+    if plt is not None:
+        phases = [("pretrained\n(0-4)", result["pretrain_acc"]), ("before", result["before"]),
+                  ("head only", result["head_only"]), ("unfrozen", result["unfrozen"]),
+                  ("from scratch", result["scratch"])]
+        phases = [(name, acc) for name, acc in phases if acc is not None]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        bars = ax.bar([n for n, _ in phases], [100 * a for _, a in phases],
+                      color=["#999"] + ["#4c72b0"] * (len(phases) - 2) + ["#dd8452"])
+        for bar, (_, acc) in zip(bars, phases):
+            ax.text(bar.get_x() + bar.get_width() / 2, 100 * acc + 1, f"{100 * acc:.1f}%",
+                    ha="center", fontsize=9)
+        final = result["unfrozen"] if result["unfrozen"] is not None else result["head_only"]
+        ax.set(ylabel="held-out accuracy (%)", ylim=(0, 110),
+               title=f"{config.get('model')} fine-tuned on digits 5-9 "
+                     f"({config.get('shots')} shots): {100 * final:.1f}% vs "
+                     f"{100 * result['scratch']:.1f}% from scratch")
+        ax.title.set_fontsize(10)
+        path = os.path.join(out_dir, "finetune.png")
+        _save_figure(plt, fig, path)
+        written.append(path)
+    path = os.path.join(out_dir, "model.mt")
+    save_model(model, path, info)
+    written.append(path)
+    return written
