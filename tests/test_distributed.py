@@ -354,3 +354,15 @@ def test_ddp_benchmark_reports_step_and_all_reduce_times():
     row["speedup"], row["efficiency"] = 1.0, 0.5
     table = ddp.markdown({"rows": [row], "load_average_start": None})
     assert "| 2 | 4 |" in table and "all-reduce alone (ms)" in table
+
+
+def test_import_minitorch_gives_torch_names_without_starting_mpi():
+    code = ("import sys\nimport minitorch as torch\n"
+            "print(torch.distributed.is_initialized(), 'mpi4py.MPI' in sys.modules,\n"
+            "      torch.nn.parallel.DistributedDataParallel.__name__,\n"
+            "      torch.utils.data.distributed.DistributedSampler.__name__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False", "DistributedDataParallel",
+                                   "DistributedSampler"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 
+from ... import distributed as dist  # also makes minitorch.distributed an attribute, as in torch
 from ...autograd import AccumulateGrad, is_grad_enabled, topological_order
 from ...backend import array_module
 from ..modules.module import Module
@@ -107,7 +108,6 @@ class _Reducer:
             self._finish()
 
     def _launch(self, bucket: _Bucket) -> None:
-        from ...distributed import ReduceOp
         grads = []
         for i in bucket.indices:
             p = self.params[i]
@@ -115,7 +115,7 @@ class _Reducer:
             grads.append(xp.zeros(p._data.size, p._data.dtype) if p.grad is None
                          else p.grad._data.reshape(-1))
         bucket.flat = array_module(*grads).concatenate(grads)
-        bucket.work = self.backend.all_reduce(bucket.flat, ReduceOp.AVG)
+        bucket.work = self.backend.all_reduce(bucket.flat, dist.ReduceOp.AVG)
 
     def _finish(self) -> None:
         self.active = False
@@ -152,7 +152,6 @@ class DistributedDataParallel(Module):
                  find_unused_parameters: bool = False, gradient_as_bucket_view: bool = False,
                  static_graph: bool = False):
         super().__init__()
-        from ... import distributed as dist
         if process_group is not None:
             raise ValueError("DistributedDataParallel: only the default process group is "
                              "supported (process_group=None)")
