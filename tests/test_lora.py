@@ -90,3 +90,23 @@ def test_apply_lora_names_the_linears_when_nothing_matches():
         lora.apply_lora(model, ["q_proj"])
     with pytest.raises(TypeError, match="wraps an nn.Linear"):
         lora.LoRALinear(nn.ReLU())
+
+
+def test_finetune_gpt_command_compares_lora_full_and_scratch(tmp_path, capsys):
+    from minitorch.cli import main
+    base = tmp_path / "add.mt"
+    assert main(["train-gpt", "--digits", "2", "--n-layer", "1", "--n-head", "2", "--n-embd",
+                 "16", "--batch-size", "16", "--n-test", "20", "--steps", "4", "--eval-every",
+                 "4", "--sample", "0", "--checkpoint", str(base)]) == 0
+    assert main(["finetune-gpt", "--pretrained", str(base), "--steps", "3", "--eval-every", "3",
+                 "--train-size", "50", "--n-test", "20", "--batch-size", "8", "--r", "2",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "LoRA: frozen weights unchanged: True" in out
+    import json
+    summary = json.loads((tmp_path / "finetune.json").read_text())
+    assert summary["lora"]["trainable"] == 2 * 32 + 2 * 80 + 2 * 80  # r·(in+out), one block
+    assert summary["full"]["trainable"] == summary["scratch"]["trainable"] == \
+        summary["lora"]["total"] - summary["lora"]["trainable"]
+    assert main(["finetune-gpt", "--pretrained", str(tmp_path / "missing.mt")]) == 2
+    assert "make it with python -m minitorch train-gpt" in capsys.readouterr().err

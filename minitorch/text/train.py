@@ -159,6 +159,7 @@ def run_train_gpt(args, log=print) -> dict:
             if args.checkpoint:
                 minitorch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                                 "step": step + 1, "config": config.as_dict(),
+                                "task": {"digits": args.digits, "op": args.op},
                                 "history": json.dumps(history)}, args.checkpoint)
     result = {"config": config.as_dict(), "history": history,
               "test_acc": history[-1]["test_acc"] if history else None,
