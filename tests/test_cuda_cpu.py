@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from minitorch.backend import kernels
-from minitorch.testing.cuda_cpu import (KernelError, SignatureMismatch, load,
-                                        sanitizer_environment)
+from minitorch.testing.cuda_cpu import KernelError, SignatureMismatch, load, sanitizer_environment
 from minitorch.testing.cuda_cpu.build import preprocess
 from minitorch.testing.cuda_cpu.module import misalignment
 from minitorch.testing.cuda_cpu.signature import entry_declarations, normalise_type
