@@ -34,7 +34,7 @@ from .gpt import GPT, GPTConfig, gpt_class
 def add_train_gpt_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--op", default="+", choices=["+", "-"], help="the task (default %(default)s)")
     p.add_argument("--digits", type=int, default=3, help="digits per operand")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=100)
