@@ -84,8 +84,8 @@ class NCCLBackend:
                 raise TypeError(f"the nccl backend cannot exchange {a.dtype} tensors")
 
     def _launch(self, what: str, enqueue, finish=None) -> Work:
-        stream = self.cupy.cuda.get_current_stream()
         with self.cupy.cuda.Device(self.device_id):
+            stream = self.cupy.cuda.get_current_stream()  # CuPy's streams are per device
             enqueue(stream.ptr)
             event = self.cupy.cuda.Event(disable_timing=True)
             event.record(stream)
