@@ -25,6 +25,7 @@ What is in it (``quick`` keeps the rows marked Q; batch sizes are chosen for a s
   padding 1 on 64 channels @112 (batch 8). Inputs are permutations: no ties.
 * cross_entropy — logits (64, 10) (Q), (256, 10), (256, 1000) with integer targets.
 * optimizer — one Adam step (lr 1e-3) over the CIFAR Net's 2.7M parameters, fixed gradients (Q).
+* attention, and the GPT's train_step — in :mod:`benchmarks.text_cases`.
 * train_step — seed 000's SimpleCNN with SGD (lr 0.01, as in the seed) and seed 001's Net with
   Adam (lr 1e-3, dropout active), on 3x32x32 inputs, batch 64 (Q) and 256. SimpleCNN's input
   size is fixed at 32x32 by the seed itself: its ``fc`` takes 32·16·16 features after one
@@ -370,8 +371,10 @@ def train_step_cases(batches=TRAIN_BATCHES):
 
 def cpu_cases(quick: bool = False, only=None) -> list:
     """All CPU cases (the quick subset with ``quick``), filtered by :func:`select`."""
+    from .text_cases import attention_cases, gpt_train_step_cases
     cases = (overhead_cases() + matmul_cases() + linear_cases() + conv_cases() + pool_cases()
-             + cross_entropy_cases() + optimizer_cases() + train_step_cases())
+             + cross_entropy_cases() + attention_cases() + optimizer_cases() + train_step_cases()
+             + gpt_train_step_cases())
     if quick:
         cases = [c for c in cases if c.quick]
     return select(cases, only)

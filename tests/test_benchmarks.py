@@ -197,7 +197,7 @@ def test_case_list_and_selection():
     assert len(ids) == len(set(ids)) and {c.id for c in quick} < set(ids)
     groups = {c.group for c in full}
     assert groups == {"overhead", "matmul", "linear", "conv2d", "max_pool2d", "cross_entropy",
-                      "optimizer", "train_step"}
+                      "attention", "optimizer", "train_step"}
     assert {c.group for c in quick} == groups
     assert [c.id for c in cases.select(full, "MATMUL 4096")] == [
         "matmul 4096x4096x4096 forward", "matmul 4096x4096x4096 forward+backward"]

@@ -123,3 +123,12 @@ def test_train_gpt_compare_torch_and_outputs(tmp_path, capsys):
 def test_train_gpt_usage_errors(capsys):
     assert main(["train-gpt", "--resume"]) == 2
     assert "--resume needs --checkpoint" in capsys.readouterr().err
+
+
+def test_benchmark_gpt_step_and_attention_do_the_same_work_in_both_libraries():
+    from benchmarks import text_cases
+    (case,) = text_cases.gpt_train_step_cases(batches=[(4, True)])
+    data = case.inputs()
+    losses = [float(case.build(L, data)().item()) for L in (minitorch, torch)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert {c.group for c in text_cases.attention_cases()} == {"attention"}
