@@ -376,7 +376,7 @@ def test_timeout_raises():
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.3 seconds"):
         list(loader)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 2.5  # well before the slow sample's 3 s
     assert no_children()
 
 
@@ -401,16 +401,18 @@ def test_keyboard_interrupt_shuts_workers_down():
 # ---- lifetime of the workers ---------------------------------------------------------------------
 def test_early_break_leaves_no_children():
     for _ in DataLoader(Slow(40), batch_size=2, num_workers=2):
+        workers = multiprocessing.active_children()
         break
     assert no_children()
+    assert [w.exitcode for w in workers] == [0, 0]
     # workers blocked sending big batches (more than a pipe holds) do not hang the shutdown
     it = iter(DataLoader(Slow(40, nbytes=400_000), batch_size=2, num_workers=2))
     assert next(it).shape == (2, 50_000)
     time.sleep(0.2)
-    start = time.monotonic()
+    workers = multiprocessing.active_children()
     del it
-    assert time.monotonic() - start < 1.5
     assert no_children()
+    assert [w.exitcode for w in workers] == [0, 0]  # they exited when asked, not by SIGTERM
 
 
 def test_persistent_workers_are_reused_across_epochs():

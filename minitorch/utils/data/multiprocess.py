@@ -328,7 +328,6 @@ class MultiProcessIter:
             if proc.is_alive():
                 proc.kill()
             proc.join()
-            proc.close()
         for reader in self._readers:
             reader.close()
         for q in self._index_queues:
