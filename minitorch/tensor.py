@@ -609,6 +609,10 @@ class Tensor:
             if p != "fro":
                 raise NotImplementedError(f"norm: p={p!r} (the nuclear norm) is not implemented "
                                           "in minitorch; 'fro' and numeric p are")
+            if isinstance(dim, (tuple, list)) and len(dim) > 2:
+                # torch takes 'fro' over more than two dims as a matrix norm, and refuses
+                raise RuntimeError(f"norm: p='fro' takes one dim or two (a matrix norm), got "
+                                   f"dim={tuple(dim)}")
             p = 2
         if not isinstance(p, (numbers.Real, np.generic)) or isinstance(p, bool):
             raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
