@@ -11,26 +11,27 @@
 // block is done). Anything else is barrier divergence: reported, the block abandoned.
 //
 // Checks, by build variant (MTCPU_FAST / MTCPU_RACE / MTCPU_ASAN):
-//   all      barrier divergence; canaries around every device buffer (an out-of-bounds write
-//            next to a buffer is reported after the launch); shared memory filled with NaN
-//            bytes before each block (a read of shared memory no thread of the block wrote
-//            shows up as NaN) — except under ASan, which keeps its own shadow of it.
-//   race     the kernel is compiled with -fsanitize=thread, but this file defines the
-//            __tsan_read*/__tsan_write* hooks itself (no TSan runtime): every load and store of
-//            the kernel comes here with its address and size. Shared memory has a shadow entry
-//            per byte — the epoch and thread of its last write and of its last read(s) — and
-//            these are reported: read-after-write, write-after-read and write-after-write
-//            between two different threads in one epoch (a missing __syncthreads), a read of a
-//            byte no thread of this block wrote (uninitialised), an access outside every
-//            __shared__ variable. Device buffers are carved out of one reserved arena with gaps
-//            between them; an access in the arena outside every buffer is out of bounds, and
-//            every 4-byte word of an output buffer remembers the block and thread that last
-//            wrote it (two blocks writing one word, or two threads of a block in one epoch, are
-//            reported).
-//   asan     kernel compiled with -fsanitize=address,undefined (ASan aborts on the first
-//            error: out-of-bounds global or shared access, misaligned float4, signed overflow);
-//            this file annotates every fiber switch for ASan; buffers are exact-size heap
-//            blocks with the bytes before a deliberately misaligned start poisoned.
+//   all      barrier divergence (synccheck).
+//   fast     device buffers are carved out of one reserved arena, 64 KiB apart, with 1 KiB
+//   & race   canaries on either side: a write next to a buffer is reported after the launch,
+//            and a stray access never reaches the malloc heap. Shared memory is filled with
+//            NaN bytes before each block: a read of shared memory no thread of the block wrote
+//            shows up as NaN.
+//   race     racecheck / initcheck: the kernel is compiled with -fsanitize=thread, but this
+//            file defines the __tsan_read*/__tsan_write* hooks itself (no TSan runtime), so
+//            every load and store of the kernel comes here with its address and size. Shared
+//            memory has a shadow entry per byte — epoch and thread of its last write and of its
+//            reads — and these are reported: read-after-write, write-after-read and
+//            write-after-write between two threads in one epoch (a missing __syncthreads), a
+//            read of a byte no thread of this block wrote (uninitialised), an access outside
+//            every __shared__ variable. An access in the arena outside every buffer is out of
+//            bounds; every 4-byte word of an output remembers the block and thread that last
+//            wrote it (one word written by two blocks, or by two threads of a block in one
+//            epoch, is reported); a write to a const input is reported.
+//   asan     memcheck: the kernel is compiled with -fsanitize=address,undefined (ASan aborts on
+//            the first error: out-of-bounds global or shared access, misaligned float4, signed
+//            overflow); this file annotates every fiber switch for ASan; buffers are exact-size
+//            heap blocks, the bytes before a deliberately misaligned start poisoned.
 #include "cuda_cpu.h"
 
 #include <algorithm>
@@ -306,26 +307,28 @@ struct Buffer {
     unsigned long long vector_loads = 0;
 };
 static std::vector<Buffer> g_buffers;
-static const size_t kCanary = 64;              // bytes of pattern on either side of a buffer
+static const size_t kCanary = 1024;            // bytes of pattern on either side of a buffer
 static const unsigned char kCanaryByte = 0xA7;
 
-#if defined(MTCPU_RACE)
+// Fast and race builds carve the buffers out of one reserved arena, 64 KiB apart: a stray
+// access lands in a gap (the race build reports any access there; the canaries next to each
+// buffer catch writes in the fast build) and never in the malloc heap.
 static char* g_arena = nullptr;
 static const size_t kArenaSize = size_t(1) << 36;   // reserved, not committed
+static const size_t kGap = size_t(64) << 10;
 static size_t g_arena_used = 0;
-#endif
 
 static char* allocate(size_t total) {
-#if defined(MTCPU_RACE)
+#if !defined(MTCPU_ASAN)
     if (!g_arena) {
         void* mem = mmap(nullptr, kArenaSize, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (mem == MAP_FAILED) return nullptr;
         g_arena = static_cast<char*>(mem);
     }
-    size_t at = (g_arena_used + 255) & ~size_t(255);
-    if (at + total > kArenaSize) return nullptr;
-    g_arena_used = at + total + 256;   // a gap of at least 256 bytes to the next buffer
+    size_t at = (g_arena_used + kGap + 255) & ~size_t(255);
+    if (at + total + kGap > kArenaSize) return nullptr;
+    g_arena_used = at + total;
     return g_arena + at;
 #else
     void* p = nullptr;
@@ -335,19 +338,16 @@ static char* allocate(size_t total) {
 }
 
 static void release_all() {
-    for (Buffer& b : g_buffers) {
 #if defined(MTCPU_ASAN)
+    for (Buffer& b : g_buffers) {
         __asan_unpoison_memory_region(b.base, b.ptr - b.base);
-#endif
-#if !defined(MTCPU_RACE)
         free(b.base);
-#endif
     }
-    g_buffers.clear();
-#if defined(MTCPU_RACE)
-    if (g_arena && g_arena_used > (size_t(64) << 20)) madvise(g_arena, g_arena_used, MADV_DONTNEED);
+#else
+    if (g_arena && g_arena_used > (size_t(64) << 20)) madvise(g_arena, g_arena_used + kGap, MADV_DONTNEED);
     g_arena_used = 0;
 #endif
+    g_buffers.clear();
 }
 
 static int check_canaries() {
@@ -470,27 +470,26 @@ static void global_access(uintptr_t a, size_t n, bool write, void* pc) {
     char who[96];
     if (!b || a < reinterpret_cast<uintptr_t>(b->ptr) ||
         a + n > reinterpret_cast<uintptr_t>(b->ptr) + b->nbytes) {
-        // name the nearest buffer
-        const Buffer* near = nullptr;
-        long long dist = 0;
+        // name the buffer it is past the end of (or the first buffer it is before)
+        const Buffer* prev = nullptr;
+        const Buffer* first = nullptr;
         for (const Buffer& c : g_buffers) {
-            long long lo = static_cast<long long>(reinterpret_cast<uintptr_t>(c.ptr));
-            long long d = static_cast<long long>(a) - lo;
-            if (!near || std::llabs(d - static_cast<long long>(c.nbytes) / 2) < std::llabs(dist - static_cast<long long>(near->nbytes) / 2)) {
-                near = &c;
-                dist = d;
-            }
+            if (!first || c.ptr < first->ptr) first = &c;
+            if (c.ptr <= reinterpret_cast<const char*>(a) && (!prev || c.ptr > prev->ptr)) prev = &c;
         }
         char key[64];
         snprintf(key, sizeof key, "global-oob:%p", pc);
         fmt_thread(who, sizeof who, current->linear);
-        if (near && dist >= 0)
+        if (prev)
             report(key, "out-of-bounds global %s of %zu bytes at pc %p by %s: byte offset %lld of %s, "
-                   "which has %zu bytes", write ? "write" : "read", n, pc, who, dist, near->name.c_str(),
-                   near->nbytes);
+                   "%lld bytes past its end", write ? "write" : "read", n, pc, who,
+                   static_cast<long long>(a - reinterpret_cast<uintptr_t>(prev->ptr)), prev->name.c_str(),
+                   static_cast<long long>(a + n - reinterpret_cast<uintptr_t>(prev->ptr) - prev->nbytes));
         else
             report(key, "out-of-bounds global %s of %zu bytes at pc %p by %s: %lld bytes before %s",
-                   write ? "write" : "read", n, pc, who, near ? -dist : 0LL, near ? near->name.c_str() : "a buffer");
+                   write ? "write" : "read", n, pc, who,
+                   first ? static_cast<long long>(reinterpret_cast<uintptr_t>(first->ptr) - a) : 0LL,
+                   first ? first->name.c_str() : "the first buffer");
         return;
     }
     if (!write) return;
