@@ -267,3 +267,27 @@ def test_sdpa_errors_name_the_shapes():
     with pytest.raises(RuntimeError, match="attn_mask should not be set when is_causal"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=minitorch.ones(3, 3).bool(),
                                        is_causal=True)
+
+
+def test_sdpa_products_run_on_our_sgemm_kernel_twin(monkeypatch):
+    """On CUDA float32 the four products of attention go through ``backend.matmul`` to our
+    batched SGEMM kernel, transposes read in place. Here the kernel's NumPy twin runs each launch
+    on the CPU (as in test_kernel_twins), and the result must still be torch's."""
+    from minitorch.backend import kernels
+    from minitorch.nn.functional import attention
+    from minitorch.testing.kernel_twins import TwinLauncher
+    calls = []
+
+    def through_kernel(a, b, transpose_a=False, transpose_b=False):
+        calls.append((a.shape, b.shape, transpose_a, transpose_b))
+        return kernels.matmul(a, b, transpose_a, transpose_b)
+    monkeypatch.setattr(attention, "backend_matmul", through_kernel)
+    rng = np.random.default_rng(6)
+    q, k, v = (rng.standard_normal((2, 5, 3)) for _ in range(3))
+    with kernels.use_launcher(TwinLauncher()) as twins:
+        check(lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True), q, k, v, dtype="float32")
+    assert [c[2:] for c in calls] == [(False, True), (False, False),     # Q Kᵀ, P V
+                                      (True, False), (False, True),      # Pᵀ G, G Vᵀ
+                                      (False, False), (True, False)]     # dS K, dSᵀ Q
+    assert any(e.startswith("sgemm") for e in twins.last_launch)
