@@ -29,6 +29,8 @@ from .serialization import save, load  # checkpoints; uses nn.Parameter
 from . import metrics  # accuracy, confusion matrix, precision/recall/F1
 from . import utils, vision  # utils.data: DataLoader; vision: datasets, transforms
 from . import accelerator, backends  # torch.accelerator, torch.backends: devices, inert flags
+from . import onnx  # minitorch.onnx.export (onnx itself is imported only when used)
+from . import inference  # model files: save_model/load_model, predict
 
 
 # ---- functional aliases: minitorch.exp(x) is x.exp() ------------------------------------------
