@@ -57,8 +57,9 @@ kernels:
 	    nvcc -std=c++17 -arch=$$arch -cubin -Werror all-warnings -o /dev/null $$f; \
 	  done; echo "nvcc ok: $$f"; done
 
-# Benchmarks against torch (CPU): JSON, Markdown table and PNG charts in benchmarks/results/.
-.PHONY: bench bench-quick
+# Benchmarks against torch (CPU): JSON, Markdown table and PNG charts in runs/bench/. The
+# committed reports in benchmarks/results/ are replaced only by `make bench-publish`.
+.PHONY: bench bench-quick bench-publish
 $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[bench]'
 	touch $@
@@ -68,6 +69,9 @@ bench: $(VENV)/.bench
 
 bench-quick: $(VENV)/.bench
 	$(PY) -m benchmarks --device cpu --quick
+
+bench-publish: $(VENV)/.bench
+	$(PY) -m benchmarks --device cpu --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

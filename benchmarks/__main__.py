@@ -17,7 +17,10 @@ import time
 
 from . import threads as thread_setup
 
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+# A run writes into runs/bench/ (ignored by git); the committed reports in benchmarks/results/
+# change only on purpose: `make bench-publish`, or --out benchmarks/results.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(REPO, "runs", "bench")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
