@@ -21,7 +21,7 @@ TM, TN, KU> TileL;`` and ``TileS`` lines are read when this module is imported, 
 the kernels are compiled from, and become :data:`TILE_L`, :data:`TILE_S` (and :data:`TILES`) and
 :data:`THREADS` (TY·TX threads per block, the same for both tiles; the header static_asserts
 256). Changing a tile is an edit of the header alone. What cannot be read from the header is
-tested instead (tests/test_kernel_twins.py): every entry point the wrappers launch is defined,
+tested instead (tests/test_kernels_on_cpu.py): every entry point the wrappers launch is defined,
 and every ``__launch_bounds__`` of the sources equals THREADS.
 
 Wrappers: every public function here checks shapes, dtypes (float32 only: anything else raises
@@ -35,10 +35,10 @@ Launching: a wrapper plans a launch — module, entry point, grid, block, argume
 it to the installed :data:`launcher` (any object with :class:`Launcher`'s attributes). The
 default, :class:`CudaLauncher`, compiles with ``cupy.RawModule`` and launches on the current
 GPU; it takes CuPy arrays, and a NumPy array handed to a wrapper raises TypeError. A test
-installs a CPU stand-in for a ``with`` block, ``use_launcher(TwinLauncher())``:
-``minitorch.testing.kernel_twins.TwinLauncher`` runs each kernel's NumPy twin (the same index
-math, with bounds, alignment and race checks) on NumPy arrays, behind exactly the same checks
-and launch plan. The runtime never imports ``minitorch.testing``.
+installs a CPU stand-in for a ``with`` block, ``use_launcher(CpuLauncher())``:
+``minitorch.testing.cuda_cpu.CpuLauncher`` runs the kernels' own source, compiled as C++ with
+CUDA's semantics (real barriers, memory and race checkers), on NumPy arrays, behind exactly the
+same checks and launch plan. The runtime never imports ``minitorch.testing``.
 """
 from __future__ import annotations
 
@@ -231,7 +231,7 @@ launcher: Launcher = CudaLauncher()   # read at every wrapper call; replace with
 @contextlib.contextmanager
 def use_launcher(new: Launcher):
     """Run every kernel launch inside the ``with`` block through ``new`` (a test's CPU stand-in,
-    e.g. ``minitorch.testing.kernel_twins.TwinLauncher()``); the previous launcher is back on
+    e.g. ``minitorch.testing.cuda_cpu.CpuLauncher()``); the previous launcher is back on
     exit. Yields ``new``."""
     global launcher
     previous, launcher = launcher, new
@@ -280,7 +280,7 @@ def _array_module(op: str, **arrays):
             raise TypeError(f"{op}: the CUDA kernels need CuPy arrays, got NumPy arrays ({names}); "
                             f"NumPy arrays run here only in tests, under a CPU stand-in installed "
                             f"with minitorch.backend.kernels.use_launcher (such as "
-                            f"minitorch.testing.kernel_twins.TwinLauncher)")
+                            f"minitorch.testing.cuda_cpu.CpuLauncher)")
         raise TypeError(f"{op}: the installed launcher {type(launcher).__name__} runs on "
                         f"{launcher.array_kind} arrays, got {kind} arrays ({names})")
     return cp if kind == "cupy" else np
