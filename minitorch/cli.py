@@ -243,3 +243,8 @@ def run_command(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def console_main() -> None:
+    """The ``minitorch`` command installed with the package (``[project.scripts]``)."""
+    sys.exit(main())

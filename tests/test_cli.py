@@ -383,3 +383,17 @@ def test_finetune_example_script_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "accuracy before fine-tuning" in proc.stdout and "from scratch" in proc.stdout
     assert minitorch.load(str(tmp_path / "pre.mt"))["fc.weight"].shape == (5, 32 * 4 * 4)
+
+
+def test_the_minitorch_command_is_the_cli(monkeypatch, capsys):
+    """pyproject's [project.scripts] entry runs the same main as python -m minitorch."""
+    from pathlib import Path
+
+    from minitorch import cli
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()  # no tomllib on 3.10
+    scripts = pyproject.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    assert 'minitorch = "minitorch.cli:console_main"' in scripts
+    monkeypatch.setattr("sys.argv", ["minitorch", "train", "--epochs", "0"])
+    with pytest.raises(SystemExit) as info:
+        cli.console_main()
+    assert info.value.code == 2 and "--epochs" in capsys.readouterr().err
