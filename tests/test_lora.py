@@ -110,3 +110,33 @@ def test_finetune_gpt_command_compares_lora_full_and_scratch(tmp_path, capsys):
         summary["lora"]["total"] - summary["lora"]["trainable"]
     assert main(["finetune-gpt", "--pretrained", str(tmp_path / "missing.mt")]) == 2
     assert "make it with python -m minitorch train-gpt" in capsys.readouterr().err
+
+
+def test_in_proj_adapter_equals_torch_attention_with_the_updated_weight():
+    """LoRA on attention's stacked Q/K/V projection: the adapted MultiheadAttention computes
+    torch's attention with in_proj_weight + ΔW; merge folds ΔW in; W itself gets no gradient."""
+    torch.manual_seed(0)
+    t = torch.nn.MultiheadAttention(8, 2, batch_first=True).double()
+    m = nn.MultiheadAttention(8, 2, batch_first=True).double()
+    m.load_state_dict({k: minitorch.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    model = nn.ModuleDict({"attn": m})
+    assert lora.apply_lora(model, ["in_proj"], r=2, alpha=4) == ["attn.in_proj"]
+    lora.mark_only_lora_as_trainable(model)
+    assert lora.count_parameters(model)[0] == 2 * (8 + 24)
+    with minitorch.no_grad():
+        m.in_proj_adapter.lora_B.normal_()
+    delta = m.in_proj_adapter.delta_weight().detach().numpy()
+    with torch.no_grad():
+        t.in_proj_weight += torch.tensor(delta)
+    x = np.random.default_rng(0).standard_normal((2, 5, 8))
+    cot = np.random.default_rng(1).standard_normal((2, 5, 8))
+    out = m(*(minitorch.tensor(x),) * 3, need_weights=False)[0]
+    ref = t(*(torch.tensor(x),) * 3, need_weights=False)[0]
+    assert_close(out, ref, "float64")
+    (out * minitorch.tensor(cot)).sum().backward()
+    assert m.in_proj_weight.grad is None and m.in_proj_adapter.lora_A.grad is not None
+    lora.merge_lora(model)
+    assert_close(m.in_proj_weight, t.in_proj_weight, "float64")
+    assert_close(m(*(minitorch.tensor(x),) * 3)[0], ref, "float64")
+    lora.unmerge_lora(model)
+    assert_close(m.in_proj_weight + minitorch.tensor(delta), t.in_proj_weight, "float64")

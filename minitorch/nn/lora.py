@@ -33,7 +33,7 @@ from .modules.linear import Linear
 from .modules.module import Module
 from .parameter import Parameter
 
-__all__ = ["LoRALinear", "apply_lora", "mark_only_lora_as_trainable", "merge_lora",
+__all__ = ["LoRALinear", "LoRAAdapter", "apply_lora", "mark_only_lora_as_trainable", "merge_lora",
            "unmerge_lora", "lora_state_dict", "count_parameters"]
 
 
@@ -99,23 +99,79 @@ class LoRALinear(Module):
         return f"r={self.r}, alpha={self.alpha}, merged={self.merged}"
 
 
+class LoRAAdapter(Module):
+    """The low-rank update alone, ΔW = (α/r) B A, for a weight its module uses directly rather
+    than through a Linear: ``MultiheadAttention.in_proj_weight`` (3E, E), which stacks W_q, W_k
+    and W_v. Attached as the attention's ``in_proj_adapter``, it makes the projection use
+    W + ΔW (the weight itself stays frozen); ``apply_lora(model, ["in_proj"])`` attaches it."""
+
+    def __init__(self, weight, r: int = 4, alpha: float = 8.0):
+        super().__init__()
+        if not isinstance(r, int) or r < 1:
+            raise ValueError(f"LoRAAdapter: the rank r must be a positive int, got {r!r}")
+        out_features, in_features = weight.shape
+        self.r, self.alpha, self.scaling = r, alpha, alpha / r
+        self.lora_A = Parameter(creation.empty(r, in_features, dtype=weight.dtype,
+                                               device=weight.device))
+        self.lora_B = Parameter(creation.zeros(out_features, r, dtype=weight.dtype,
+                                               device=weight.device))
+        init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.merged = False
+
+    def delta_weight(self):
+        return (self.lora_B @ self.lora_A) * self.scaling
+
+    def adapted(self, weight):
+        """W + ΔW, or W itself once ΔW has been merged into it."""
+        return weight if self.merged else weight + self.delta_weight()
+
+    def merge_into(self, weight) -> None:
+        if not self.merged:
+            with no_grad():
+                weight.add_(self.delta_weight())
+            self.merged = True
+
+    def unmerge_from(self, weight) -> None:
+        if self.merged:
+            with no_grad():
+                weight.sub_(self.delta_weight())
+            self.merged = False
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}, merged={self.merged}"
+
+
+def _attentions(model: Module):
+    from .modules.transformer import MultiheadAttention
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, MultiheadAttention)]
+
+
 def apply_lora(model: Module, target_modules, r: int = 4, alpha: float = 8.0,
                dropout: float = 0.0) -> list[str]:
     """Replace every ``Linear`` in ``model`` whose name, or its last component, is in
-    ``target_modules`` by a ``LoRALinear`` around it; returns the replaced names. Raises if
-    nothing matched (a misspelt name would otherwise fine-tune nothing)."""
+    ``target_modules`` by a ``LoRALinear`` around it; the name ``"in_proj"`` attaches a
+    ``LoRAAdapter`` to every MultiheadAttention's ``in_proj_weight`` (queries, keys and values).
+    Returns the adapted names. Raises if nothing matched (a misspelt name would otherwise
+    fine-tune nothing)."""
     targets = set(target_modules)
     found = [(name, m) for name, m in model.named_modules()
              if isinstance(m, Linear) and (name in targets or name.rsplit(".", 1)[-1] in targets)]
-    if not found:
+    attentions = _attentions(model) if "in_proj" in targets else []
+    if not found and not attentions:
         linears = [n for n, m in model.named_modules() if isinstance(m, Linear)]
         raise ValueError(f"apply_lora: no Linear layer named {sorted(targets)}; the model's "
                          f"Linear layers are {linears}")
+    adapted = {name for name, _ in found} | {name for name, _ in attentions}
+    names = [name if isinstance(m, Linear) else f"{name}.in_proj"  # in the model's order
+             for name, m in model.named_modules() if name in adapted]
     for name, m in found:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, LoRALinear(m, r=r, alpha=alpha, dropout=dropout))
-    return [name for name, _ in found]
+    for _, m in attentions:
+        m.in_proj_weight.requires_grad_(False)
+        m.in_proj_adapter = LoRAAdapter(m.in_proj_weight, r=r, alpha=alpha)
+    return names
 
 
 def _lora_layers(model: Module):
@@ -128,14 +184,22 @@ def mark_only_lora_as_trainable(model: Module) -> None:
         p.requires_grad_(name.rsplit(".", 1)[-1] in ("lora_A", "lora_B"))
 
 
+def _adapted_attentions(model: Module):
+    return [m for _, m in _attentions(model) if m._modules.get("in_proj_adapter") is not None]
+
+
 def merge_lora(model: Module) -> None:
     for m in _lora_layers(model):
         m.merge()
+    for m in _adapted_attentions(model):
+        m.in_proj_adapter.merge_into(m.in_proj_weight)
 
 
 def unmerge_lora(model: Module) -> None:
     for m in _lora_layers(model):
         m.unmerge()
+    for m in _adapted_attentions(model):
+        m.in_proj_adapter.unmerge_from(m.in_proj_weight)
 
 
 def lora_state_dict(model: Module) -> dict:

@@ -96,8 +96,12 @@ class MultiheadAttention(Module):
             init.constant_(self.out_proj.bias, 0.0)
 
     def _project(self, query, key, value):
-        """Q, K, V = the three input projections (one product when query is key is value)."""
+        """Q, K, V = the three input projections (one product when query is key is value).
+        With a LoRA ``in_proj_adapter`` (``nn.lora``) the weight is W + ΔW."""
         w, b = self.in_proj_weight, self.in_proj_bias
+        adapter = self._modules.get("in_proj_adapter")
+        if adapter is not None:
+            w = adapter.adapted(w)
         if query is key and key is value:
             return F.linear(query, w, b).chunk(3, dim=-1)
         ws = w.chunk(3)
