@@ -105,7 +105,8 @@ def test_finetune_gpt_command_compares_lora_full_and_scratch(tmp_path, capsys):
     assert "LoRA: frozen weights unchanged: True" in out
     import json
     summary = json.loads((tmp_path / "finetune.json").read_text())
-    assert summary["lora"]["trainable"] == 2 * 32 + 2 * 80 + 2 * 80  # r·(in+out), one block
+    # r·(in + out) per adapter, one block: in_proj (16→48), out_proj, linear1, linear2
+    assert summary["lora"]["trainable"] == 2 * 64 + 2 * 32 + 2 * 80 + 2 * 80
     assert summary["full"]["trainable"] == summary["scratch"]["trainable"] == \
         summary["lora"]["total"] - summary["lora"]["trainable"]
     assert main(["finetune-gpt", "--pretrained", str(tmp_path / "missing.mt")]) == 2

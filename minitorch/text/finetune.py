@@ -7,10 +7,10 @@ Task B is subtraction a − b (a ≥ b) written as the addition problems are (``
 answer's digits reversed), learnt from a *small* fixed set of ``--train-size`` problems. Three
 models get the same data, steps and batches:
 
-1. **LoRA**: the pretrained GPT with ``nn.lora`` adapters on ``--targets`` (attention's
-   out_proj and the MLP's linear1/linear2 by default); only the adapters train, everything else
-   (embeddings, attention's in_proj, LayerNorms, the Linear weights under the adapters) is
-   frozen — and checked afterwards to be bit-for-bit unchanged.
+1. **LoRA**: the pretrained GPT with ``nn.lora`` adapters on ``--targets`` (by default
+   attention's Q/K/V projection ``in_proj`` and ``out_proj``, and the MLP's linear1/linear2);
+   only the adapters train, everything else (embeddings, LayerNorms, biases, the weights under
+   the adapters) is frozen — and checked afterwards to be bit-for-bit unchanged.
 2. **Full fine-tuning**: the pretrained GPT, every parameter trains.
 3. **From scratch**: a fresh GPT of the same shape.
 
@@ -50,8 +50,9 @@ def add_finetune_gpt_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--r", type=int, default=8, help="LoRA rank")
     p.add_argument("--alpha", type=float, default=16.0, help="LoRA scale numerator (α/r)")
-    p.add_argument("--targets", default="out_proj,linear1,linear2",
-                   help="comma-separated names of the Linear layers that get adapters")
+    p.add_argument("--targets", default="in_proj,out_proj,linear1,linear2",
+                   help="comma-separated names of the layers that get adapters: Linear layers "
+                        "by name, in_proj for attention's stacked Q/K/V weight")
     p.add_argument("--n-test", type=int, default=1000, help="held-out problems per task")
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
