@@ -20,15 +20,23 @@ from ...tensor import Tensor, broadcast_shapes, fmt_shape
 __all__ = ["scaled_dot_product_attention"]
 
 
-def masked_softmax(s):
-    """softmax along the last axis; a row that is entirely −inf (every key masked) gives 0s,
-    not NaNs (what torch's CPU kernel returns), so its output and gradients are 0."""
+def masked_softmax_(s):
+    """softmax along the last axis, computed in place in ``s`` (which it returns): the scores
+    are a fresh array nobody else holds, and each pass over the (…, L, S) block costs. A row
+    that is entirely −inf (every key masked) gives 0s, not NaNs (what torch's CPU kernel
+    returns), so its output and gradients are 0."""
     xp = array_module(s)
     m = s.max(axis=-1, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, s.dtype.type(0))
-    e = xp.exp(s - m)
-    total = e.sum(axis=-1, keepdims=True)
-    return e / xp.where(total == 0, s.dtype.type(1), total)
+    finite = xp.isfinite(m)
+    if not bool(finite.all()):
+        m = xp.where(finite, m, s.dtype.type(0))
+    s -= m
+    xp.exp(s, out=s)
+    total = s.sum(axis=-1, keepdims=True)
+    if not bool((total > 0).all()):
+        total = xp.where(total == 0, s.dtype.type(1), total)
+    s /= total
+    return s
 
 
 class ScaledDotProductAttention(ArrayFunction):
@@ -50,18 +58,22 @@ class ScaledDotProductAttention(ArrayFunction):
         dL/dK = c · dL/dSᵀ Q                      (…, S, E)
         dL/dM = dL/dS, summed over the dims M was broadcast along
 
-    The four products go through ``backend.matmul`` (our batched SGEMM kernel on CUDA float32,
-    transposes read in place; ``xp.matmul`` otherwise). ``apply(q, k, v, mask, noise, scale,
+    The six products (two forward, four backward) go through ``backend.matmul`` (our batched
+    SGEMM kernel on CUDA float32, transposes read in place; ``xp.matmul`` otherwise). ``apply(q, k, v, mask, noise, scale,
     need_weights)``: mask is a Tensor (differentiable), a raw array or None; with
     ``need_weights`` forward returns (O, P̃).
     """
 
     @staticmethod
     def forward(ctx, q, k, v, mask, noise, scale, need_weights):
-        s = backend_matmul(q, k, transpose_b=True) * q.dtype.type(scale)
+        s = backend_matmul(q, k, transpose_b=True)
+        s *= q.dtype.type(scale)
         if mask is not None:
-            s = s + mask
-        p = masked_softmax(s)
+            if np.broadcast_shapes(s.shape, np.shape(mask)) == s.shape:
+                s += mask
+            else:  # the mask has batch dims the scores lack
+                s = s + mask
+        p = masked_softmax_(s)
         pd = p if noise is None else p * noise
         o = backend_matmul(pd, v)
         ctx.save_for_backward(q, k, v, p, pd)
