@@ -38,7 +38,7 @@ from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_"]
+           "kaiming_normal_", "orthogonal_"]
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -202,3 +202,31 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), torch's recipe.
+
+    The tensor is seen as a matrix of rows = shape[0] and cols = numel / rows (trailing dims
+    flattened). Draw A ~ N(0, 1) of shape (rows, cols) — transposed to (cols, rows) when
+    rows < cols, so that it is tall — and take its reduced QR decomposition A = QR. Q's columns
+    are orthonormal; multiplying column k by sign(R[k, k]) makes Q unique (the sign-corrected Q
+    is Haar-distributed, not biased by the QR routine's sign convention). Then Qᵀ is taken back
+    when A was transposed, so W Wᵀ = gain²·I (rows ≤ cols) or Wᵀ W = gain²·I (rows ≥ cols).
+    """
+    _check_tensor(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(f"Only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor  # torch: nothing to fill
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    a = _generator(generator).standard_normal((rows, cols))
+    if rows < cols:
+        a = a.T
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))[None, :]
+    if rows < cols:
+        q = q.T
+    return _fill_from(tensor, (gain * q).reshape(tuple(tensor.shape)))

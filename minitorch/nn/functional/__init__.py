@@ -3,6 +3,7 @@ from .activation import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pixel_shuffle import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .layer_norm import *  # noqa: F403

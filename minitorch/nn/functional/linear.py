@@ -5,6 +5,7 @@ Notation as in ``ops.py``: ``g`` is dL/dy (shape of y); each backward returns dL
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ...ops import unbroadcast
 from ...random import default_generator
 from ...tensor import Tensor, fmt_shape, matmul
 
-__all__ = ["linear", "dropout", "flatten"]
+__all__ = ["linear", "dropout", "dropout2d", "flatten"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,6 +156,51 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         noise = np.zeros(input.shape, dtype=dt)
     else:
         keep = default_generator.rng.random(input.shape) >= p  # True with probability 1 − p
+        noise = keep.astype(dt) / dt.type(1 - p)
+    if input.device.type != "cpu":
+        noise = to_device(noise, input.device)
+    if inplace:
+        return views.apply_inplace(input, lambda s: Dropout.apply(s, noise))
+    return Dropout.apply(input, noise)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels: y[n, c, ...] = x[n, c, ...] · m[n, c] / (1 − p), one mask entry
+    m[n, c] ~ Bernoulli(1 − p) per (sample, channel), drawn from minitorch's generator
+    (``torch.nn.functional.dropout2d``). The same ``Dropout`` Function with a noise of shape
+    (N, C, 1, 1) broadcast over each feature map: dL/dx = g · m[n, c] / (1 − p).
+
+    As torch: a 3-D input is read as (N, C, L) — channel-wise 1-D dropout, not an unbatched
+    (C, H, W) image — with torch's warning; other than 3-D or 4-D inputs warn too (deprecated
+    in torch), and the mask still covers the first two dims. Identity when not ``training``.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout2d(): argument 'input' must be a Tensor, not {type(input).__name__}")
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
+                      "deprecated (torch will raise in a future release); dropout2d is for "
+                      "(N, C, H, W) or (C, H, W) inputs: use dropout for others.", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim (torch's behaviour; it may change in a future "
+                      "release to read (C, H, W)).", stacklevel=2)
+    if input.ndim < 2:
+        raise RuntimeError(f"dropout2d: expected an input with at least 2 dims (N, C, ...), got "
+                           f"shape {fmt_shape(input.shape)}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"dropout2d: expected a floating point input, got {input.dtype.name}")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    dt = input._data.dtype
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    if p == 1:
+        noise = np.zeros(mask_shape, dtype=dt)
+    else:
+        keep = default_generator.rng.random(mask_shape) >= p  # True with probability 1 − p
         noise = keep.astype(dt) / dt.type(1 - p)
     if input.device.type != "cpu":
         noise = to_device(noise, input.device)

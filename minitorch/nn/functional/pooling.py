@@ -55,7 +55,7 @@ from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
 from .conv import pad2d
 
-__all__ = ["max_pool2d", "max_pool2d_with_indices"]
+__all__ = ["max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 def first_valid_offset(out_size, kernel, stride, pad, dilation, xp):
@@ -243,3 +243,164 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     shape4 = tuple(input.shape) if input.ndim == 4 else (1,) + tuple(input.shape)
     geometry = max_pool2d_geometry(shape4, kernel, stride, padding, dilation, bool(ceil_mode))
     return MaxPool2d.apply(input, geometry=geometry, return_indices=bool(return_indices))
+
+
+# ---------------------------------------------------------------------------------------------
+# average pooling
+# ---------------------------------------------------------------------------------------------
+class AvgPool2d(ArrayFunction):
+    """y[n, c, i, j] = (1 / D[i, j]) · Σ_{a < kH, b < kW} xpad[n, c, i·sH + a, j·sW + b]
+
+    with xpad the input padded by zeros, and the divisor D of window (i, j) as torch's rule:
+    with hs = i·sH − pH and he = min(hs + kH, H + pH) (likewise ws, we along W),
+
+        D = divisor_override                              when given, else
+        D = (he − hs)·(we − ws)                           with count_include_pad (the default):
+                                                          the window clipped to the padded input
+        D = (min(he, H) − max(hs, 0))·(min(we, W) − max(ws, 0))   without: its input positions
+
+    (with ceil_mode a last window may run past the padding; what lies beyond it never counts).
+    Output size: ``pooling_output_size`` (dilation 1), padding at most half the kernel.
+
+    Backward: y is linear in x, dL/dxpad[n, c, i·sH + a, j·sW + b] += g[n, c, i, j] / D[i, j]
+    for every window and offset (overlapping windows add), then the padding is cut off.
+    Shapes: x (N, C, H, W) → y (N, C, OH, OW); D (OH, OW).
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, geometry: PoolGeometry, count_include_pad: bool, divisor_override):
+        geo = ctx.geometry = geometry
+        ctx.unbatched = x.ndim == 3
+        x4 = x[None] if ctx.unbatched else x
+        xp = array_module(x)
+        ctx.divisor = AvgPool2d.divisors(geo, count_include_pad, divisor_override, xp, x.dtype)
+        xpad = pad2d(x4, MaxPool2d.padding_reached(geo))
+        total = xpad[MaxPool2d.window_slice(geo, 0, 0)].copy()
+        for k in range(1, geo.kh * geo.kw):
+            total += xpad[MaxPool2d.window_slice(geo, *divmod(k, geo.kw))]
+        y = total / ctx.divisor
+        return y[0] if ctx.unbatched else y
+
+    @staticmethod
+    def divisors(geo: PoolGeometry, count_include_pad: bool, divisor_override, xp, dtype):
+        """D[i, j] of the docstring, an (OH, OW) array of the input's dtype."""
+        if divisor_override is not None:
+            return xp.full((geo.OH, geo.OW), divisor_override, dtype=dtype)
+
+        def extent(out, k, s, p, size):
+            start = xp.arange(out) * s - p
+            end = xp.minimum(start + k, size + p)
+            if count_include_pad:
+                return end - start
+            return xp.minimum(end, size) - xp.maximum(start, 0)
+
+        rows = extent(geo.OH, geo.kh, geo.sh, geo.ph, geo.H)
+        cols = extent(geo.OW, geo.kw, geo.sw, geo.pw, geo.W)
+        return (rows[:, None] * cols[None, :]).astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        geo = ctx.geometry
+        g4 = grad[None] if ctx.unbatched else grad
+        xp = array_module(grad)
+        top, bottom, left, right = MaxPool2d.padding_reached(geo)
+        dxpad = xp.zeros((geo.N, geo.C, geo.H + top + bottom, geo.W + left + right),
+                         dtype=grad.dtype)
+        share = g4 / ctx.divisor
+        for k in range(geo.kh * geo.kw):
+            dxpad[MaxPool2d.window_slice(geo, *divmod(k, geo.kw))] += share
+        dx = xp.ascontiguousarray(dxpad[:, :, top:top + geo.H, left:left + geo.W])
+        return dx[0] if ctx.unbatched else dx
+
+
+def _pool_input(input, op: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim not in (3, 4) or 0 in tuple(input.shape)[-3:]:
+        raise RuntimeError(f"{op}: expected a non-empty 3-D (unbatched) or 4-D (batched) "
+                           f"input, got input of shape {fmt_shape(input.shape)}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype.name}")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Applies a 2-D average pooling over an input of shape (N, C, H, W) or (C, H, W), like
+    ``torch.nn.functional.avg_pool2d``. ``stride`` defaults to ``kernel_size``; the divisor of
+    each window follows ``count_include_pad`` and ``divisor_override`` (see ``AvgPool2d``)."""
+    op = "avg_pool2d"
+    _pool_input(input, op)
+    kernel = pair_argument(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) \
+        else pair_argument(stride, "stride", op)
+    padding = pair_argument(padding, "padding", op)
+    if divisor_override is not None and (isinstance(divisor_override, bool) or
+                                         not isinstance(divisor_override, (int, np.integer)) or
+                                         divisor_override == 0):
+        raise RuntimeError(f"{op}: divisor must be not zero (a non-zero int), got "
+                           f"divisor_override={divisor_override!r}")
+    shape4 = tuple(input.shape) if input.ndim == 4 else (1,) + tuple(input.shape)
+    geometry = max_pool2d_geometry(shape4, kernel, stride, padding, (1, 1), bool(ceil_mode), op)
+    return AvgPool2d.apply(input, geometry=geometry, count_include_pad=bool(count_include_pad),
+                           divisor_override=divisor_override)
+
+
+class AdaptiveAvgPool2d(ArrayFunction):
+    """y[n, c, i, j] = mean of x[n, c, hs_i : he_i, ws_j : we_j], torch's windows
+
+        hs_i = ⌊i·H / OH⌋,   he_i = ⌈(i + 1)·H / OH⌉       (likewise along W)
+
+    Windows may overlap (H = 5, OH = 3: rows 0–1, 1–3, 3–4). The mean is linear and separable,
+    so it is computed as y = A · x · Bᵀ with the averaging matrices
+
+        A[i, h] = 1 / (he_i − hs_i) for hs_i ≤ h < he_i, else 0        (OH × H; B likewise, OW × W)
+
+    Backward: dL/dx = Aᵀ · g · B (per (n, c) plane). Shapes: x (N, C, H, W) or (C, H, W) →
+    y (N, C, OH, OW) or (C, OH, OW).
+    """
+
+    @staticmethod
+    def averaging_matrix(out: int, size: int, xp, dtype):
+        i = xp.arange(out)
+        start = (i * size) // out
+        end = -((-(i + 1) * size) // out)  # ⌈(i + 1)·size / out⌉
+        h = xp.arange(size)
+        inside = (h[None, :] >= start[:, None]) & (h[None, :] < end[:, None])
+        return (inside / (end - start)[:, None]).astype(dtype)
+
+    @staticmethod
+    def forward(ctx, x, *, output_size: tuple):
+        xp = array_module(x)
+        ctx.a = AdaptiveAvgPool2d.averaging_matrix(output_size[0], x.shape[-2], xp, x.dtype)
+        ctx.b = AdaptiveAvgPool2d.averaging_matrix(output_size[1], x.shape[-1], xp, x.dtype)
+        return xp.ascontiguousarray(ctx.a @ x @ ctx.b.T)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.a.T @ grad @ ctx.b
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average-pools (N, C, H, W) or (C, H, W) to ``output_size`` (an int, or a pair whose None
+    entries keep the input's size), like ``torch.nn.functional.adaptive_avg_pool2d``; the windows
+    are torch's (see ``AdaptiveAvgPool2d``)."""
+    op = "adaptive_avg_pool2d"
+    _pool_input(input, op)
+    if output_size is None or _is_size(output_size):
+        pair = (output_size, output_size)
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2 and all(
+            v is None or _is_size(v) for v in output_size):
+        pair = tuple(output_size)
+    else:
+        raise RuntimeError(f"{op}: output_size must be an int or a pair of ints (or None), got "
+                           f"{output_size!r}")
+    pair = tuple(int(size if v is None else v)
+                 for v, size in zip(pair, tuple(input.shape)[-2:]))
+    if min(pair) <= 0:
+        raise RuntimeError(f"{op}: output_size must be positive, got {output_size!r} for input "
+                           f"of shape {fmt_shape(input.shape)}")
+    return AdaptiveAvgPool2d.apply(input, output_size=pair)
+
+
+def _is_size(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)

@@ -6,7 +6,7 @@ import numbers
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout2d"]
 
 
 class Dropout(Module):
@@ -25,3 +25,11 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """In ``train()`` mode zeroes whole channels: y[n, c] = x[n, c] · m[n, c] / (1 − p), one
+    m[n, c] ~ Bernoulli(1 − p) per (sample, channel) (``F.dropout2d``); in ``eval()`` y = x."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
