@@ -5,7 +5,8 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Line
            "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "Embedding", "LayerNorm", "GELU",
            "MultiheadAttention", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d", "PixelShuffle",
            "PixelUnshuffle",
-           "TransformerEncoderLayer", "TransformerEncoder"]
+           "TransformerEncoderLayer", "TransformerEncoder",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 from .module import Module
 from .container import Sequential, ModuleList, ModuleDict
@@ -23,3 +24,4 @@ from .sparse import Embedding
 from .normalization import LayerNorm
 from .gelu import GELU
 from .transformer import MultiheadAttention, TransformerEncoderLayer, TransformerEncoder
+from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
