@@ -8,6 +8,7 @@ refuses to backward. Algorithms, state and state dicts follow torch's, step for 
 from . import lr_scheduler
 from .adadelta import Adadelta
 from .adam import Adam, AdamW
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
