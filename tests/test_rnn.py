@@ -294,3 +294,61 @@ def test_state_can_be_carried_across_calls_and_detached():
     assert_close(c, c_whole.detach(), "float64")
     t_out, _ = t(torch.tensor(x))
     assert_close(whole, t_out, "float64")
+
+
+def language_model_steps(L, rnn_type, state, steps=3):
+    """word_language_model's shape of program: Embedding → RNN/LSTM/GRU (2 layers, h0 from
+    ``weight.new_zeros``) → Linear → log_softmax, the hidden state detached between batches,
+    clip_grad_norm_ and a hand-written SGD step on ``p.data``. Returns the losses and the
+    final parameters."""
+    class Model(L.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = L.nn.Embedding(11, 6)
+            if rnn_type == "RNN":
+                self.rnn = L.nn.RNN(6, 5, 2, nonlinearity="tanh")
+            else:
+                self.rnn = getattr(L.nn, rnn_type)(6, 5, 2)
+            self.decoder = L.nn.Linear(5, 11)
+
+        def forward(self, tokens, hidden):
+            output, hidden = self.rnn(self.encoder(tokens), hidden)
+            return L.nn.functional.log_softmax(self.decoder(output).view(-1, 11), dim=1), hidden
+
+    model = Model().double()
+    model.load_state_dict({k: L.tensor(v) for k, v in state.items()})
+    model.rnn.flatten_parameters()
+    weight = next(model.parameters())
+    hidden = weight.new_zeros((2, 3, 5))
+    if rnn_type == "LSTM":
+        hidden = (hidden, weight.new_zeros((2, 3, 5)))
+    data = np.random.default_rng(0).integers(0, 11, (steps, 7, 3))
+    losses = []
+    for batch in data:
+        hidden = hidden.detach() if isinstance(hidden, L.Tensor) else \
+            tuple(h.detach() for h in hidden)
+        model.zero_grad()
+        out, hidden = model(L.tensor(batch[:-1]), hidden)
+        loss = L.nn.functional.nll_loss(out, L.tensor(batch[1:]).reshape(-1))
+        loss.backward()
+        L.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-20)
+        losses.append(loss.item())
+    return losses, {k: v.detach() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("rnn_type", ["LSTM", "GRU", "RNN"])
+def test_word_language_model_steps_match_torch(rnn_type):
+    torch.manual_seed(0)
+    rnn = torch.nn.Module()
+    rnn.encoder = torch.nn.Embedding(11, 6)
+    rnn.rnn = getattr(torch.nn, rnn_type)(6, 5, 2)
+    rnn.decoder = torch.nn.Linear(5, 11)
+    state = {k: v.double().numpy() for k, v in rnn.state_dict().items()}
+    t_losses, t_params = language_model_steps(torch, rnn_type, state)
+    m_losses, m_params = language_model_steps(minitorch, rnn_type, state)
+    np.testing.assert_allclose(m_losses, t_losses, rtol=1e-10)
+    assert list(m_params) == list(t_params)
+    for k in t_params:
+        assert_close(m_params[k], t_params[k], "float64", what=k)
