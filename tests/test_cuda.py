@@ -3,6 +3,10 @@ against the CPU path, our kernels against CuPy's own functions, bad input, devic
 whole-CNN training comparison rerun on the GPU.
 
 Every test here is marked ``cuda``; without CuPy and a GPU the conftest skips them with a reason.
+``make test`` runs them a second time on an emulated GPU (``MINITORCH_FAKE_CUPY=1``: the strict
+NumPy-backed CuPy stand-in minitorch/testing/fake_cupy.py, whose ``RawModule`` runs kernels/*.cu
+on the CPU with CUDA's semantics), so they run on every commit; ``cp`` below is whichever CuPy
+``minitorch.backend.cupy_module()`` loaded. On a GPU the same tests run on real CuPy.
 They compare with torch on the CPU (the pinned torch is a CPU build): float64 to ~1e-10, float32
 by ‖out − ref‖/‖ref‖ against a float64 reference of the same float32 inputs (float32 arithmetic
 lands far under 1e-5 there) or with tests/torch_compare.py's float32 tolerances.
@@ -240,7 +244,7 @@ SGEMM_SIZES = [(m, n, k) for m in (1, 33, 127) for n in (1, 17, 1025) for k in (
 @pytest.mark.parametrize("m,n,k", SGEMM_SIZES)
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
 def test_kernel_sgemm_edge_sizes_against_float64(m, n, k, ta, tb):
-    import cupy as cp
+    cp = backend.cupy_module()
     kernels = kernels_module()
     a = randn(k, m) if ta else randn(m, k)
     b = randn(n, k) if tb else randn(k, n)
@@ -252,14 +256,14 @@ def test_kernel_sgemm_edge_sizes_against_float64(m, n, k, ta, tb):
 @pytest.mark.parametrize("sa,sb", [((70000, 2, 3), (70000, 3, 2)), ((3, 17, 33), (33, 127)),
                                    ((2, 1, 33, 5), (4, 5, 17)), ((1025,), (1025, 3))])
 def test_kernel_sgemm_batched_and_broadcast(sa, sb):
-    import cupy as cp
+    cp = backend.cupy_module()
     a, b = randn(*sa), randn(*sb)
     c = kernels_module().matmul(cp.asarray(a), cp.asarray(b))
     assert rel_err(c.get(), np.matmul(a.astype(np.float64), b)) < 1e-5
 
 
 def test_kernel_sgemm_misaligned_and_strided_views():
-    import cupy as cp
+    cp = backend.cupy_module()
     buf = cp.asarray(randn(33 * 64 + 1))
     a = buf[1:].reshape(33, 64)                  # 4 bytes past alignment: the scalar path
     b = cp.asarray(randn(128, 40))[::2]          # a strided view: copied by the wrapper
@@ -281,7 +285,7 @@ CONV_SHAPES = [
 
 @pytest.mark.parametrize("shape", CONV_SHAPES)
 def test_kernel_conv2d_edge_sizes_against_torch(shape):
-    import cupy as cp
+    cp = backend.cupy_module()
     n, c, h, w, o, r, s, stride, padding, dilation, groups = shape
     x, wt, b = randn(n, c, h, w), randn(o, c // groups, r, s), randn(o)
     kernels = kernels_module()
@@ -345,7 +349,7 @@ def test_kernel_path_equals_cupy_path(name, monkeypatch):
 def test_kernel_results_are_deterministic(kernel):
     """conv backward-weight (split-K, fixed-order reduction) and max-pool backward (a gather over
     overlapping windows): the same inputs give bit-identical results."""
-    import cupy as cp
+    cp = backend.cupy_module()
     kernels = kernels_module()
     x = cp.asarray(randn(8, 16, 32, 32))
     if kernel == "conv2d_backward_weight":
@@ -376,7 +380,7 @@ def test_kernel_results_are_deterministic(kernel):
      ValueError, "past the input"),
 ], ids=["float64", "inner-dims", "numpy-cupy-mix", "numpy", "conv-channels", "pool-output-size"])
 def test_kernel_bad_input_raises_before_launch(call, error, pattern):
-    import cupy as cp
+    cp = backend.cupy_module()
     with pytest.raises(error, match=pattern):
         call(kernels_module(), cp)
     cp.cuda.Device().synchronize()  # nothing was launched that could fail asynchronously

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import re
 
 _cupy = None
@@ -9,11 +10,19 @@ _cupy_error = None
 
 
 def cupy_module(required: bool = True):
-    """Import CuPy on first use. Returns None (or raises when ``required``) without it."""
+    """Import CuPy on first use. Returns None (or raises when ``required``) without it.
+
+    Tests only: with ``MINITORCH_FAKE_CUPY=1`` in the environment this is the NumPy-backed
+    stand-in :mod:`minitorch.testing.fake_cupy` instead, whose ``RawModule`` runs kernels/*.cu
+    on the CPU (``make test`` runs the CUDA tests this way on machines without a GPU)."""
     global _cupy, _cupy_error
     if _cupy is None and _cupy_error is None:
         try:
-            import cupy  # noqa: PLC0415  (optional dependency, imported lazily)
+            if os.environ.get("MINITORCH_FAKE_CUPY") == "1":  # the emulated GPU of the tests
+                from ..testing import fake_cupy
+                cupy = fake_cupy.install()
+            else:
+                import cupy  # noqa: PLC0415  (optional dependency, imported lazily)
             cupy.cuda.runtime.getDeviceCount()
             _cupy = cupy
         except Exception as e:  # ImportError, or CuPy present without a driver/GPU

@@ -165,7 +165,7 @@ struct Fiber : Thread {
 #if defined(MTCPU_ASAN)
 static const size_t kStackSize = 1 << 20;   // ASan's redzones make frames several times larger
 #else
-static const size_t kStackSize = 256 << 10;
+static const size_t kStackSize = 64 << 10;    // kernel frames are small; nearby stacks cache well
 #endif
 
 static std::vector<Fiber> g_fibers;
@@ -400,11 +400,15 @@ static void fmt_thread(char* out, size_t n, unsigned linear) {
 }
 
 static const SharedVar* find_shared(uintptr_t a) {
+    static const SharedVar* last = nullptr;   // a kernel touches one or two variables at a time
+    if (last && a >= last->lo && a < last->hi && last >= g_shared.data() &&
+        last < g_shared.data() + g_shared.size())
+        return last;
     auto it = std::upper_bound(g_shared.begin(), g_shared.end(), a,
                                [](uintptr_t x, const SharedVar& v) { return x < v.lo; });
     if (it == g_shared.begin()) return nullptr;
     --it;
-    return a < it->hi ? &*it : nullptr;
+    return a < it->hi ? (last = &*it) : nullptr;
 }
 
 static void shared_access(uintptr_t a, size_t n, bool write, void* pc) {
@@ -462,10 +466,17 @@ static void shared_access(uintptr_t a, size_t n, bool write, void* pc) {
 }
 
 static void global_access(uintptr_t a, size_t n, bool write, void* pc) {
+    static Buffer* last = nullptr;   // consecutive accesses mostly hit one buffer
     Buffer* b = nullptr;
-    for (Buffer& c : g_buffers) {
-        uintptr_t lo = reinterpret_cast<uintptr_t>(c.ptr);
-        if (a + n > lo && a < lo + c.nbytes) { b = &c; break; }
+    if (last && last >= g_buffers.data() && last < g_buffers.data() + g_buffers.size() &&
+        a >= reinterpret_cast<uintptr_t>(last->ptr) &&
+        a + n <= reinterpret_cast<uintptr_t>(last->ptr) + last->nbytes) {
+        b = last;
+    } else {
+        for (Buffer& c : g_buffers) {
+            uintptr_t lo = reinterpret_cast<uintptr_t>(c.ptr);
+            if (a + n > lo && a < lo + c.nbytes) { b = last = &c; break; }
+        }
     }
     char who[96];
     if (!b || a < reinterpret_cast<uintptr_t>(b->ptr) ||
