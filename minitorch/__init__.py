@@ -13,7 +13,8 @@ from . import autograd
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, arange, linspace,
                        eye, randn, rand, randint, randperm, zeros_like, ones_like, empty_like,
-                       full_like, rand_like, randn_like)
+                       full_like, rand_like, randn_like, set_default_device, get_default_device)
+from .legacy_tensors import LongTensor, FloatTensor, DoubleTensor, IntTensor, BoolTensor
 
 float = float32
 double = float64

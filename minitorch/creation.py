@@ -7,14 +7,39 @@ import sys
 
 import numpy as np
 
+from .backend import cuda_is_available as _cuda_is_available
 from .backend import default_float, from_numpy_dtype, promote_types, to_device, to_dtype
 from .backend import device as _device
 from .backend import dtypes as _dt
 from .random import _generator
 from .tensor import Tensor, _size_args
 
+_default_device = None  # set_default_device: where factories put tensors (None: the CPU)
+
+
+def set_default_device(device) -> None:
+    """Factories (zeros, randn, tensor, arange, ...) create tensors on ``device`` from now on
+    when given no ``device=`` (``torch.set_default_device``; None goes back to the CPU).
+    ``from_numpy`` still shares the array's CPU memory, and a Tensor's copy keeps its device."""
+    global _default_device
+    if device is None:
+        _default_device = None
+        return
+    dev = _device(device)
+    if dev.type == "cuda" and not _cuda_is_available():
+        raise RuntimeError(f"set_default_device({device!r}): CUDA is not available (CuPy "
+                           "and a GPU are needed: pip install cupy-cuda12x)")
+    _default_device = None if dev.type == "cpu" else dev
+
+
+def get_default_device():
+    """The device factories use when given none (``torch.get_default_device``)."""
+    return _default_device if _default_device is not None else _device("cpu")
+
 
 def _finish(arr, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if device is None:
+        device = _default_device
     if dtype is not None:
         arr = arr.astype(to_dtype(dtype).np, copy=False)
     if device is not None:

@@ -831,6 +831,39 @@ class SetItem(ArrayFunction):
         return gx, gv, None
 
 
+class Scatter(ArrayFunction):
+    """y = x with src written at ``index`` along ``dim`` (``x.scatter(dim, index, src)``): for
+    every position i = (i₀, …, i_{n−1}) of index (whose shape may be smaller than x's and src's)
+
+        y[i₀, …, index[i], …, i_{n−1}] = src[i]        (index[i] in place of i_dim)
+
+    and y = x elsewhere; ``src`` may be a scalar (``value=``). ``positions`` is that fancy index.
+
+    dL/dx = g with the written positions zeroed;  dL/dsrc[i] = g[i₀, …, index[i], …] for i in
+    index's shape, 0 for the src entries never read. If index repeats a position, which write
+    lands is unspecified (torch says the same); the gradient still gathers g for each of them.
+    """
+
+    @staticmethod
+    def forward(ctx, x, src, *, positions: tuple, region: tuple, scalar: bool = False):
+        ctx.positions, ctx.region = positions, region
+        ctx.src_shape = None if scalar else src.shape
+        y = x.copy()
+        y[positions] = src if ctx.src_shape is None else src[region]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = g.copy()
+            gx[ctx.positions] = 0
+        if ctx.src_shape is not None and ctx.needs_input_grad[1]:
+            gs = array_module(g).zeros(ctx.src_shape, dtype=g.dtype)
+            gs[ctx.region] = g[ctx.positions]
+        return gx, gs
+
+
 class Copy(ArrayFunction):
     """y = src broadcast to dst's shape and cast to dst's dtype (``dst.copy_(src)``, ``fill_``):
     dst's old values are discarded.

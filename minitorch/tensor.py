@@ -335,8 +335,14 @@ class Tensor:
         return self._data if isinstance(self._data, np.ndarray) else self._data.get()
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's protocol: ``np.asarray(t)`` shares a CPU tensor's memory; ``np.array(t)``
+        (copy=True) copies, as with torch; copy=False refuses to make a copy."""
         a = self._cpu_array()
-        return a if dtype is None else a.astype(dtype)
+        out = a if dtype is None else a.astype(dtype, copy=False)
+        if copy is False and out is not self._data:
+            raise ValueError(f"__array__(copy=False): a {self.dtype.name} tensor on {self.device} "
+                             f"cannot be given as a {out.dtype} NumPy array without a copy")
+        return out.copy() if copy and out is self._data else out
 
     def __len__(self):
         if self.ndim == 0:
@@ -419,7 +425,7 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return f"minitorch.{self.dtype.name}"
-        return self.to(dtype)
+        return self.to(getattr(dtype, "legacy_dtype", dtype))  # also minitorch.LongTensor etc.
 
     def cpu(self):
         return self.to("cpu")
@@ -1072,6 +1078,22 @@ class Tensor:
             start += s
         return tuple(out)
 
+    def narrow(self, dim, start, length):
+        """The view of ``length`` entries along ``dim`` from ``start`` (negative: from the end),
+        sharing self's memory (``self[..., start:start + length, ...]``; the gradient lands in
+        that slice)."""
+        d = normalize_dim(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start, length = int(start), int(length)
+        if not -n <= start <= n:
+            raise IndexError(f"narrow(): start {start} is out of range for dimension {d} of size "
+                             f"{n} (shape {fmt_shape(self.shape)})")
+        start = start + n if start < 0 else start
+        if length < 0 or start + length > n:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension "
+                               f"size ({n}) of dim {d} (shape {fmt_shape(self.shape)})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
     def chunk(self, chunks, dim=0):
         n = self.shape[normalize_dim(dim, self.ndim, "chunk")]
         return self.split(max(1, -(-n // chunks)), dim)
@@ -1139,6 +1161,58 @@ class Tensor:
         views.check_writable(self)
         self._data[idx] = value._data
         self._bump_version()
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy of self with ``src`` (a tensor, or a number: ``value``) written at ``index``
+        along ``dim``: y[i₀, …, index[i], …] = src[i] for i over index's shape
+        (``ops.Scatter``; differentiable in self and src, as torch)."""
+        if src is None and value is None:
+            raise TypeError("scatter(): expected a src tensor or a value")
+        src = value if src is None else src
+        if self.ndim == 0:
+            raise RuntimeError("scatter(): a 0-d self is not supported; reshape it to (1,) first")
+        d = normalize_dim(dim, self.ndim, "scatter")
+        if not isinstance(index, Tensor) or index.dtype.name != "int64":
+            raise RuntimeError(f"scatter(): Expected dtype int64 for index, got "
+                               f"{index.dtype.name if isinstance(index, Tensor) else type(index).__name__}")
+        # as torch, a 0-d index (or src) counts as one element: zeros(10).scatter_(0, tensor(3), ..)
+        index = index.reshape(1) if index.ndim == 0 else index
+        src = src.reshape(1) if isinstance(src, Tensor) and src.ndim == 0 else src
+        where = f"(self {fmt_shape(self.shape)}, index {fmt_shape(index.shape)}"
+        if isinstance(src, Tensor):
+            where += f", src {fmt_shape(src.shape)}"
+            if src.dtype is not self.dtype:
+                raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
+                                   f"(got {self.dtype.name} and {src.dtype.name})")
+            if src.device != self.device:
+                src = src.to(self.device)
+        where += f", dim={d})"
+        src_shape = tuple(src.shape) if isinstance(src, Tensor) else None
+        if index.ndim != self.ndim or (src_shape is not None and index.ndim != len(src_shape)):
+            raise RuntimeError(f"scatter(): Index tensor must have the same number of dimensions "
+                               f"as self and src {where}")
+        for k, m in enumerate(index.shape):
+            if (src_shape is not None and m > src_shape[k]) or (k != d and m > self.shape[k]):
+                raise RuntimeError(f"scatter(): Expected index size {m} at dim {k} to be at most "
+                                   f"the size of src there, and of self outside dim {where}")
+        xp = array_module(self._data)
+        idx = index._data if index.device == self.device else to_device(index._data, self.device)
+        size = self.shape[d]
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+            bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+            raise RuntimeError(f"scatter(): index {bad} is out of bounds for dimension {d} with "
+                               f"size {size} {where}")
+        positions = tuple(idx if k == d else xp.arange(m).reshape((-1,) + (1,) * (idx.ndim - k - 1))
+                          for k, m in enumerate(idx.shape))
+        region = tuple(slice(0, m) for m in idx.shape)
+        scalar = not isinstance(src, Tensor)
+        if scalar:
+            src = xp.asarray(src, dtype=self._data.dtype)
+        return ops.Scatter.apply(self, src, positions=positions, region=region, scalar=scalar)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        """In-place ``scatter`` (``zeros(10).scatter_(0, index, value=1)``: one-hot rows)."""
+        return self._inplace(lambda s: s.scatter(dim, index, src, value=value), src)
 
     # ---- in-place ops (optimizers, initialisation): the bookkeeping is in views.py --------
     def _inplace(self, out_of_place, *others):
