@@ -124,78 +124,21 @@ def _read_picture(path: str) -> np.ndarray:
         return _scaled(decode_png(f.read(), path), path)
 
 
-def _unfilter(raw: np.ndarray, height: int, stride: int, bpp: int, path: str) -> np.ndarray:
-    """Undo PNG's per-row filters (None, Sub, Up, Average, Paeth) → (height, stride) uint8."""
-    rows = raw.reshape(height, stride + 1)
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
-    for y in range(height):
-        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
-        if kind == 0:
-            cur = line
-        elif kind == 1:  # Sub: a running sum per channel, mod 256
-            cur = np.cumsum(line.reshape(-1, bpp), axis=0).reshape(-1) & 255
-        elif kind == 2:  # Up
-            cur = (line + prev) & 255
-        elif kind in (3, 4):  # Average, Paeth: each pixel needs its reconstructed left neighbour
-            cur = line.copy()
-            for x in range(0, stride, bpp):
-                a = cur[x - bpp:x] if x else np.zeros(bpp, np.int32)
-                b = prev[x:x + bpp]
-                if kind == 3:
-                    pred = (a + b) >> 1
-                else:
-                    c = prev[x - bpp:x] if x else np.zeros(bpp, np.int32)
-                    p = a + b - c
-                    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-                    pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-                cur[x:x + bpp] = (cur[x:x + bpp] + pred) & 255
-        else:
-            raise InputError(f"{path}: corrupt PNG (row filter {kind})")
-        out[y] = cur
-        prev = cur
-    return out
-
-
 def decode_png(data: bytes, path: str = "PNG") -> np.ndarray:
-    """A PNG without Pillow: 8-bit grey, grey+alpha, RGB or RGBA, not interlaced → (c, H, W)
-    uint8. (matplotlib cannot stand in: its reader is Pillow.)"""
-    import struct
-    import zlib
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise InputError(f"{path}: not a PNG file")
-    pos, header, chunks = 8, None, []
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            chunks.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not chunks:
-        raise InputError(f"{path}: corrupt PNG (no IHDR or IDAT chunk)")
-    width, height, depth, color, _, _, interlace = header
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color)
-    if depth != 8 or channels is None or interlace:
-        error = InputError(f"{path}: this PNG (bit depth {depth}, colour type {color}"
-                           f"{', interlaced' if interlace else ''}) needs Pillow")
-        error.hint = "pip install pillow"
-        raise error
+    """A PNG without Pillow (8-bit grey, grey+alpha, RGB or RGBA, not interlaced) → (c, H, W)
+    uint8, alpha dropped: ``minitorch.vision.io.decode_png_array``, its errors as InputError."""
+    from ..vision.io import ImageDecodeError, decode_png_array
     try:
-        raw = np.frombuffer(zlib.decompress(b"".join(chunks)), dtype=np.uint8)
-    except zlib.error as e:
-        raise InputError(f"{path}: corrupt PNG ({e})") from None
-    stride = width * channels
-    if raw.size != height * (stride + 1):
-        raise InputError(f"{path}: corrupt PNG (image data of {raw.size} bytes for "
-                         f"{width}x{height})")
-    pixels = _unfilter(raw, height, stride, channels, path).reshape(height, width, channels)
-    if channels == 2:  # grey + alpha: drop alpha
-        pixels = pixels[:, :, :1]
-    return pixels.transpose(2, 0, 1)
+        pixels = decode_png_array(data, path)
+    except ImageDecodeError as e:
+        raise InputError(str(e)) from None
+    except ImportError as e:  # a PNG our decoder does not handle
+        error = InputError(str(e).split(": pip install")[0])
+        error.hint = "pip install pillow"
+        raise error from None
+    if pixels.shape[0] == 2:  # grey + alpha: drop alpha
+        pixels = pixels[:1]
+    return pixels
 
 
 def _read_file(path: str, channels: int) -> list:

@@ -6,3 +6,4 @@
 """
 from . import functional, transforms, datasets
 from . import utils  # make_grid, save_image
+from . import io  # read_image, decode_image, write_png
