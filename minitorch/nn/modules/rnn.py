@@ -8,10 +8,13 @@ g, o), and the biases ``bias_ih``, ``bias_hh`` (G·H,). The whole-sequence modul
 ``weight_ih_l{k}`` … for layer k and ``…_l{k}_reverse`` for the backward direction;
 an LSTM with ``proj_size`` P > 0 also has ``weight_hr_l{k}`` (P, H).
 
-Each step is built from differentiable ops (``F.linear``, ``sigmoid``, ``tanh``, slices), so
-the backward pass (backpropagation through time) is the autograd engine's; only the input
-projection of a whole sequence is done at once, x_t W_ihᵀ + b_ih for all t in one product, and
-split into time steps by ``_TimeSteps`` (backward: the step gradients stacked again).
+A step is a Python loop iteration of differentiable ops, so the backward pass
+(backpropagation through time) is the autograd engine's: the products are ``F.linear``; an RNN
+step is tanh/relu of a sum; the pointwise gate algebra of an LSTM or GRU step is one fused op
+(``_LSTMGates``, ``_GRUGates``, forward and backward formulas in their docstrings), since a dozen
+tiny ops per step cost more in per-op overhead than in arithmetic. The input projection of a
+whole sequence is done at once, x_t W_ihᵀ + b_ih for all t in one product, and split into time
+steps by ``_TimeSteps`` (backward: the step gradients stacked again).
 """
 from __future__ import annotations
 
@@ -63,27 +66,99 @@ def _rnn_step(gi, h, w_hh, b_hh, activation):
     return activation(gi + F.linear(h, w_hh, b_hh))
 
 
+def _sigmoid(xp, x):
+    """σ(x) without overflow: with e = e^(−|x|), 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class _LSTMGates(ArrayFunction):
+    """The pointwise part of an LSTM step, fused: from the pre-activations gi (N, 4H) (input
+    side) and gh (N, 4H) (state side), split into H-wide blocks in the order i, f, g, o, and
+    the cell state c (N, H)::
+
+        i = σ(gi_i + gh_i)   f = σ(gi_f + gh_f)   g = tanh(gi_g + gh_g)   o = σ(gi_o + gh_o)
+        c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
+
+    Backward, with g_h = dL/dh' and g_c = dL/dc' (from the next step)::
+
+        dc' = g_c + g_h ⊙ o ⊙ (1 − tanh²(c'))      dL/dc = dc' ⊙ f
+        da_i = dc' ⊙ g ⊙ i(1 − i)    da_f = dc' ⊙ c ⊙ f(1 − f)
+        da_g = dc' ⊙ i ⊙ (1 − g²)    da_o = g_h ⊙ tanh(c') ⊙ o(1 − o)
+        dL/dgi = dL/dgh = [da_i, da_f, da_g, da_o]
+
+    One op instead of about twelve per step: the per-op overhead dominates small layers.
+    """
+
+    @staticmethod
+    def forward(ctx, gi, gh, c):
+        xp = array_module(gi)
+        a = gi + gh
+        H = c.shape[-1]
+        i, f, o = (_sigmoid(xp, a[..., k * H:(k + 1) * H]) for k in (0, 1, 3))
+        g = xp.tanh(a[..., 2 * H:3 * H])
+        c_new = f * c + i * g
+        tc = xp.tanh(c_new)
+        ctx.save_for_backward(i, f, g, o, c, tc)
+        return o * tc, c_new
+
+    @staticmethod
+    def backward(ctx, g_h, g_c):
+        i, f, g, o, c, tc = ctx.saved_tensors
+        xp = array_module(g_h)
+        dc = g_c + g_h * o * (1 - tc * tc)
+        da = xp.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
+                             g_h * tc * o * (1 - o)], axis=-1)
+        return da, da, dc * f
+
+
+class _GRUGates(ArrayFunction):
+    """The pointwise part of a GRU step, fused: from gi = x W_ihᵀ + b_ih and
+    gh = h W_hhᵀ + b_hh (N, 3H), split into H-wide blocks in the order r, z, n, and h (N, H)::
+
+        r = σ(gi_r + gh_r)   z = σ(gi_z + gh_z)   n = tanh(gi_n + r ⊙ gh_n)
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    Backward, with g = dL/dh'::
+
+        dL/dh = g ⊙ z               da_n = g ⊙ (1 − z) ⊙ (1 − n²)
+        da_z = g ⊙ (h − n) ⊙ z(1 − z)   da_r = da_n ⊙ gh_n ⊙ r(1 − r)
+        dL/dgi = [da_r, da_z, da_n]     dL/dgh = [da_r, da_z, da_n ⊙ r]
+    """
+
+    @staticmethod
+    def forward(ctx, gi, gh, h):
+        xp = array_module(gi)
+        H = h.shape[-1]
+        r = _sigmoid(xp, gi[..., :H] + gh[..., :H])
+        z = _sigmoid(xp, gi[..., H:2 * H] + gh[..., H:2 * H])
+        gh_n = gh[..., 2 * H:]
+        n = xp.tanh(gi[..., 2 * H:] + r * gh_n)
+        ctx.save_for_backward(r, z, n, gh_n, h)
+        return (1 - z) * n + z * h
+
+    @staticmethod
+    def backward(ctx, g):
+        r, z, n, gh_n, h = ctx.saved_tensors
+        xp = array_module(g)
+        da_n = g * (1 - z) * (1 - n * n)
+        da_r = da_n * gh_n * r * (1 - r)
+        da_z = g * (h - n) * z * (1 - z)
+        return (xp.concatenate([da_r, da_z, da_n], axis=-1),
+                xp.concatenate([da_r, da_z, da_n * r], axis=-1), g * z)
+
+
 def _lstm_step(gi, h, c, w_hh, b_hh, w_hr=None):
-    """i, f, g, o = σ(·), σ(·), tanh(·), σ(·) of the four H-wide blocks of gi + h W_hhᵀ + b_hh;
-    c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')  (then h' W_hrᵀ with a projection)."""
-    i, f, g, o = (gi + F.linear(h, w_hh, b_hh)).chunk(4, dim=-1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    """(h', c') from gi and (h, c) (``_LSTMGates``), then h' W_hrᵀ with a projection."""
+    h, c = _LSTMGates.apply(gi, F.linear(h, w_hh, b_hh), c)
     if w_hr is not None:
         h = F.linear(h, w_hr)
     return h, c
 
 
 def _gru_step(gi, h, w_hh, b_hh):
-    """With (gi_r, gi_z, gi_n) and (gh_r, gh_z, gh_n) the H-wide blocks of gi and
-    gh = h W_hhᵀ + b_hh:  r = σ(gi_r + gh_r),  z = σ(gi_z + gh_z),
-    n = tanh(gi_n + r ⊙ gh_n),  h' = (1 − z) ⊙ n + z ⊙ h  (computed as n + z ⊙ (h − n))."""
-    gi_r, gi_z, gi_n = gi.chunk(3, dim=-1)
-    gh_r, gh_z, gh_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
-    r = (gi_r + gh_r).sigmoid()
-    z = (gi_z + gh_z).sigmoid()
-    n = (gi_n + r * gh_n).tanh()
-    return n + z * (h - n)
+    """h' from gi and h (``_GRUGates``)."""
+    return _GRUGates.apply(gi, F.linear(h, w_hh, b_hh), h)
 
 
 def _activation(nonlinearity: str):
