@@ -41,30 +41,34 @@ def flat(out):
     return tuple(t for o in out for t in flat(o))
 
 
-def compare(torch_module, mt_module, inputs, dtype, seed, call):
+def compare(torch_module, mt_module, inputs, dtype, seed, call, device="cpu"):
     """call(L, module, *inputs) → tensors; compare them, then the gradients of the inputs and of
-    every parameter under one random cotangent per output."""
+    every parameter under one random cotangent per output. ``device``: where minitorch's module
+    and inputs live (torch stays on the CPU); every output and gradient must stay there."""
     t_in = [torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True) for a in inputs]
-    m_in = [minitorch.tensor(a, dtype=getattr(minitorch, dtype), requires_grad=True)
-            for a in inputs]
+    m_in = [minitorch.tensor(a, dtype=getattr(minitorch, dtype), device=device,
+                             requires_grad=True) for a in inputs]
+    where = minitorch.device(device)
     t_outs = flat(call(torch, torch_module, *t_in))
     m_outs = flat(call(minitorch, mt_module, *m_in))
     assert len(t_outs) == len(m_outs)
     rng = np.random.default_rng(seed)
     t_loss = m_loss = 0
     for i, (m, t) in enumerate(zip(m_outs, t_outs)):
-        assert m.dtype == getattr(minitorch, dtype)
+        assert m.dtype == getattr(minitorch, dtype) and m.device == where
         assert_close(m, t, dtype, what=f"output {i}")
         c = rng.standard_normal(tuple(t.shape))
         t_loss = t_loss + (t * torch.tensor(c, dtype=t.dtype)).sum()
-        m_loss = m_loss + (m * minitorch.tensor(c).to(m.dtype)).sum()
+        m_loss = m_loss + (m * minitorch.tensor(c, device=device).to(m.dtype)).sum()
     t_loss.backward()
     m_loss.backward()
     for i, (m, t) in enumerate(zip(m_in, t_in)):
+        assert m.grad.device == where
         assert_close(m.grad, t.grad, dtype, what=f"grad of input {i}")
     m_params = dict(mt_module.named_parameters())
     assert list(m_params) == [name for name, _ in torch_module.named_parameters()]
     for name, p in torch_module.named_parameters():
+        assert m_params[name].grad.device == where
         assert_close(m_params[name].grad, p.grad, dtype, what=f"grad of {name}")
 
 
@@ -119,6 +123,27 @@ def test_rnn_lstm_gru_match_torch(case, seed, dtype):
             return mod(x)
         return mod(x, tuple(hx) if c["mode"] == "LSTM" else hx[0])
     compare(t, m, inputs, dtype, seed, call)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mode", ["RNN_relu", "LSTM", "GRU"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_rnn_lstm_gru_on_cuda_match_torch(mode, dtype):
+    """Module and inputs on the GPU (2 layers, bidirectional, h0 given, dropout on in eval
+    mode): outputs, states and every gradient match torch's and stay on the GPU."""
+    c = dict(mode=mode, L=5, N=3, I=4, H=6, layers=2, bidirectional=True, batch_first=True,
+             bias=True, dropout=0.5, proj=2 if mode == "LSTM" else 0)
+    torch.manual_seed(0)
+    t, m = twin(make(torch, c), make(minitorch, c), dtype)
+    t.eval(), m.cuda().eval()
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((3, 5, 4)), rng.standard_normal((4, 3, c["proj"] or 6))]
+    if mode == "LSTM":
+        inputs.append(rng.standard_normal((4, 3, 6)))
+
+    def call(Lib, mod, x, *hx):
+        return mod(x, tuple(hx) if mode == "LSTM" else hx[0])
+    compare(t, m, inputs, dtype, 0, call, device="cuda")
 
 
 @st.composite
