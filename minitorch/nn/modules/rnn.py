@@ -52,11 +52,6 @@ class _TimeSteps(ArrayFunction):
         return array_module(g[0]).stack(g, axis=0)
 
 
-def _time_steps(x: Tensor) -> tuple:
-    steps = _TimeSteps.apply(x)
-    return steps if isinstance(steps, tuple) else (steps,)
-
-
 # ---------------------------------------------------------------------------------------------
 # one step of each cell; gi = x W_ihᵀ + b_ih is computed by the caller (for a whole sequence at
 # once in the layers)
@@ -303,9 +298,10 @@ class RNNBase(Module):
     def forward(self, input, hx=None):
         batched = self._check_input(input)
         lstm = self.mode == "LSTM"
-        x = input if not batched else input.transpose(0, 1) if self.batch_first else input
         if not batched:
-            x = x.unsqueeze(1)
+            x = input.unsqueeze(1)          # (L, H_in) → (L, 1, H_in)
+        else:
+            x = input.transpose(0, 1) if self.batch_first else input  # → (L, N, H_in)
         L, N = x.shape[0], x.shape[1]
         if L == 0:
             raise RuntimeError(f"Expected sequence length to be larger than 0 in "
@@ -334,7 +330,7 @@ class RNNBase(Module):
                 k = layer * D + direction
                 h = h0[k]
                 c = c0[k] if lstm else None
-                steps = _time_steps(F.linear(x, w_ih, b_ih))
+                steps = _TimeSteps.apply(F.linear(x, w_ih, b_ih))
                 order = range(L - 1, -1, -1) if direction else range(L)
                 out = [None] * L
                 for t in order:
