@@ -100,6 +100,29 @@ def crop(arr, top: int, left: int, height: int, width: int):
     return arr[..., top:top + height, left:left + width].copy()
 
 
+def center_crop(arr, size, fill=0):
+    """The central ``size = (h, w)`` window of the last two axes, torchvision's rule::
+
+        top  = round((H - h) / 2),   left = round((W - w) / 2)     (round half to even)
+
+    so an odd difference puts the extra pixel at the bottom/right for (H - h) / 2 = 0.5, 2.5, ...
+    and at the top/left for 1.5, 3.5, ... (Python's ``round``, as torchvision). A window larger
+    than the image first pads with ``fill``: ``(w - W) // 2`` on the left and ``(w - W + 1) // 2``
+    on the right (the extra column on the right), likewise top/bottom; then the crop above."""
+    h, w = int(size[0]), int(size[1])
+    if h <= 0 or w <= 0:
+        raise ValueError(f"center_crop: size must be positive, got {(h, w)}")
+    H, W = arr.shape[-2:]
+    if h > H or w > W:
+        dw, dh = max(w - W, 0), max(h - H, 0)
+        arr = pad(arr, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), fill)
+        H, W = arr.shape[-2:]
+        if (H, W) == (h, w):
+            return arr
+    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
+    return crop(arr, top, left, h, w)
+
+
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric")
 
 

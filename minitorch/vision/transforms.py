@@ -1,15 +1,20 @@
 """Image transforms, as ``torchvision.transforms`` (callables composed with ``Compose``).
 
-Images come in two forms, as in torchvision:
+Images come in three forms:
 
 * a NumPy array ``H x W`` or ``H x W x C`` (what the datasets return without a transform, in the
-  place where torchvision returns a PIL image; PIL is not a dependency here), usually ``uint8``;
+  place where torchvision returns a PIL image), usually ``uint8``;
+* a PIL image, as torchvision takes it (Pillow is an optional extra: it is never imported here;
+  a PIL image is recognised once Pillow is loaded, and read with ``np.asarray``);
 * a ``minitorch.Tensor`` shaped ``(..., C, H, W)``.
 
-Geometric transforms (``Resize``, ``RandomCrop``, ``RandomHorizontalFlip``, ``RandomRotation``)
-accept both and return the same form; they work on the raw array (NumPy or CuPy) and return a
-tensor that does not track gradients. ``ToTensor`` turns an array into a ``C x H x W`` tensor;
-``Normalize``, ``MinMaxScale`` and ``Standardize`` take float tensors (and are differentiable).
+Geometric transforms (``Resize``, ``CenterCrop``, ``RandomCrop``, ``RandomHorizontalFlip``,
+``RandomRotation``) accept all three and return the same form; on arrays and tensors they work on
+the raw array (NumPy or CuPy) and return a tensor that does not track gradients; a PIL image
+comes back as a PIL image of the same mode (``Resize`` and ``RandomRotation`` call Pillow's own
+``resize``/``rotate`` on it, as torchvision does). ``ToTensor`` turns an array or a PIL image into
+a ``C x H x W`` tensor; ``Normalize``, ``MinMaxScale`` and ``Standardize`` take float tensors (and
+are differentiable).
 
 Random transforms draw from minitorch's global generator, so ``minitorch.manual_seed(s)`` makes a
 pipeline reproducible (the draws are NumPy's, not torch's: the same seed gives other crops).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import numbers
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -43,6 +49,33 @@ def _mode(interpolation) -> str:
     return mode
 
 
+def _pil_image_class():
+    """PIL's ``Image.Image`` when Pillow is loaded, else None (a PIL image cannot exist without
+    it, so PIL is never imported here)."""
+    module = sys.modules.get("PIL.Image")
+    return getattr(module, "Image", None)
+
+
+def _is_pil(img) -> bool:
+    cls = _pil_image_class()
+    return cls is not None and isinstance(img, cls)
+
+
+def _pil_from_array(arr: np.ndarray, like):
+    """A PIL image of ``like``'s mode (and palette) holding ``arr`` (laid out as
+    ``np.asarray(like)`` is)."""
+    Image = sys.modules["PIL.Image"]
+    if like.mode == "1":  # np.asarray gives bool; the raw "1" layout is bit-packed
+        return Image.fromarray(np.ascontiguousarray(arr))
+    out = Image.frombytes(like.mode, (arr.shape[1], arr.shape[0]),
+                          np.ascontiguousarray(arr).tobytes())
+    if like.mode in ("P", "PA"):
+        out.putpalette(like.getpalette())
+        if "transparency" in like.info:
+            out.info["transparency"] = like.info["transparency"]
+    return out
+
+
 def _check_image(img, who: str):
     if isinstance(img, Tensor):
         if img.ndim < 2:
@@ -52,14 +85,18 @@ def _check_image(img, who: str):
         if img.ndim not in (2, 3):
             raise ValueError(f"{who}: expected an image array of shape HxW or HxWxC, got shape "
                              f"{img.shape}")
-    else:
-        raise TypeError(f"{who}: expected a NumPy array (HxW or HxWxC) or a Tensor (..., H, W), "
-                        f"got {type(img).__name__}")
+    elif not _is_pil(img):
+        raise TypeError(f"{who}: expected a NumPy array (HxW or HxWxC), a PIL image or a Tensor "
+                        f"(..., H, W), got {type(img).__name__}")
 
 
 def _image_size(img) -> tuple[int, int]:
-    """(H, W) of either form."""
-    return (tuple(img.shape[-2:]) if isinstance(img, Tensor) else tuple(img.shape[:2]))
+    """(H, W) of any form."""
+    if isinstance(img, Tensor):
+        return tuple(img.shape[-2:])
+    if isinstance(img, np.ndarray):
+        return tuple(img.shape[:2])
+    return img.height, img.width
 
 
 def _apply(img, fn, who: str):
@@ -67,9 +104,16 @@ def _apply(img, fn, who: str):
     _check_image(img, who)
     if isinstance(img, Tensor):
         return Tensor._make(fn(img._data))
+    if _is_pil(img):
+        return _pil_from_array(_apply(np.asarray(img), fn, who), img)
     if img.ndim == 2:
         return fn(img)
     return np.ascontiguousarray(np.moveaxis(fn(np.moveaxis(img, -1, 0)), 0, -1))
+
+
+def _pil_resample(mode: str):
+    Image = sys.modules["PIL.Image"]
+    return Image.Resampling.NEAREST if mode == "nearest" else Image.Resampling.BILINEAR
 
 
 class Compose:
@@ -104,19 +148,25 @@ class Lambda:
 
 
 class ToTensor:
-    """NumPy image ``H x W`` or ``H x W x C`` -> tensor ``C x H x W``.
+    """NumPy image ``H x W`` or ``H x W x C``, or a PIL image -> tensor ``C x H x W``.
 
     ``uint8`` arrays become float32 scaled to [0, 1] (``x / 255``); other dtypes keep their dtype
-    and scale (a float array in [0, 1] stays in [0, 1]), as torchvision's ``ToTensor``. A tensor
-    input is a TypeError, as in torchvision (it is already a tensor).
+    and scale (a float array in [0, 1] stays in [0, 1]), as torchvision's ``ToTensor``. A PIL
+    image is read with ``np.asarray`` (C = its number of bands), so 8-bit modes (L, LA, RGB,
+    RGBA, P: the palette indices, CMYK, ...) scale by 1/255, mode "1" gives 0.0/1.0, and "I"
+    (int32) and "F" (float32) keep their values, as torchvision. A tensor input is a TypeError,
+    as in torchvision (it is already a tensor).
     """
 
     def __call__(self, pic) -> Tensor:
         if isinstance(pic, Tensor):
-            raise TypeError(f"pic should be a NumPy ndarray (PIL images are not supported); got a "
-                            f"Tensor of shape {tuple(pic.shape)}, which needs no ToTensor")
+            raise TypeError(f"pic should be PIL Image or ndarray; got a Tensor of shape "
+                            f"{tuple(pic.shape)}, which needs no ToTensor")
+        if _is_pil(pic):
+            arr = np.asarray(pic)
+            pic = arr.astype(np.uint8) * np.uint8(255) if pic.mode == "1" else arr
         if not isinstance(pic, np.ndarray):
-            raise TypeError(f"pic should be a NumPy ndarray. Got {type(pic).__name__}")
+            raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic).__name__}")
         if pic.ndim not in (2, 3):
             raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions (shape "
                              f"{pic.shape}).")
@@ -129,6 +179,50 @@ class ToTensor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class ToPILImage:
+    """Tensor ``C x H x W`` or NumPy array ``H x W (x C)`` -> PIL image (needs Pillow), as
+    torchvision's: float values are scaled by 255 and truncated to uint8 (``x.mul(255).byte()``),
+    C = 1, 2, 3, 4 give modes L, LA, RGB, RGBA unless ``mode`` says otherwise. Turns a dataset's
+    NumPy image into the PIL image torchvision's dataset would have returned."""
+
+    def __init__(self, mode=None) -> None:
+        self.mode = mode
+
+    def __call__(self, pic):
+        try:
+            from PIL import Image
+        except ImportError:
+            raise ImportError("ToPILImage needs Pillow: pip install pillow") from None
+        if isinstance(pic, Tensor):
+            if pic.ndim not in (2, 3):
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions "
+                                 f"(shape {tuple(pic.shape)}).")
+            arr = np.asarray(pic.detach().cpu())
+            arr = arr[None] if arr.ndim == 2 else arr
+            if arr.dtype.kind == "f":
+                arr = (arr * arr.dtype.type(255)).astype(np.uint8)
+            arr = arr.transpose(1, 2, 0)
+        elif isinstance(pic, np.ndarray):
+            if pic.ndim not in (2, 3):
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions "
+                                 f"(shape {pic.shape}).")
+            arr = pic[:, :, None] if pic.ndim == 2 else pic
+        else:
+            raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic).__name__}.")
+        if arr.shape[-1] > 4:
+            raise ValueError(f"pic should not have > 4 channels. Got {arr.shape[-1]} channels.")
+        arr = np.ascontiguousarray(arr)
+        mode = self.mode or {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[-1]]
+        if arr.shape[-1] == 1:
+            arr = arr[:, :, 0]
+            if arr.dtype != np.uint8 and self.mode is None:
+                return Image.fromarray(arr)  # int32 -> "I", float32 -> "F", as torchvision
+        return Image.frombytes(mode, (arr.shape[1], arr.shape[0]), arr.astype(np.uint8).tobytes())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mode={self.mode})"
 
 
 class Normalize:
@@ -144,7 +238,8 @@ class Normalize:
     def __call__(self, tensor: Tensor) -> Tensor:
         if not isinstance(tensor, Tensor):
             raise TypeError(f"Normalize: input should be a Tensor, got {type(tensor).__name__} "
-                            "(apply ToTensor first)")
+                            "(apply ToTensor first; torchvision's Normalize takes no PIL image "
+                            "either)")
         if not tensor.is_floating_point():
             raise TypeError(f"Input tensor should be a float tensor. Got {tensor.dtype}.")
         if tensor.ndim < 3:
@@ -195,11 +290,18 @@ def _resized_size(h: int, w: int, size, max_size):
 class Resize:
     """Resize to ``size``: an int matches the shorter edge (aspect ratio kept), ``(h, w)`` is exact.
 
-    Bilinear interpolation is ``F.interpolate(mode='bilinear', align_corners=False,
-    antialias=False)`` exactly (formula in ``minitorch.vision.functional``); integer images are
-    interpolated in float64 and rounded. Deviation from torchvision: no antialiasing when
-    shrinking (torchvision's default ``antialias=True`` and PIL low-pass filter first), so
-    ``antialias=True`` is refused rather than silently ignored.
+    Arrays and tensors: bilinear interpolation is ``F.interpolate(mode='bilinear',
+    align_corners=False, antialias=False)`` exactly (formula in ``minitorch.vision.functional``);
+    integer images are interpolated in float64 and rounded. PIL images: Pillow's own
+    ``image.resize((w, h), BILINEAR or NEAREST)``, which is what torchvision calls, so a PIL
+    pipeline gives torchvision's pixels exactly (Pillow's bilinear filter widens with the
+    shrink factor: it antialiases).
+
+    Deviation from torchvision (>= 0.17), by decision: arrays and tensors are *not* antialiased
+    when shrinking, where torchvision's default ``antialias=True`` low-pass filters them like
+    Pillow; they equal ``F.interpolate(antialias=False)``, which is what the existing training
+    pipelines were built on. ``antialias=True`` is refused rather than silently ignored; give a
+    PIL image for the antialiased result.
     """
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
@@ -211,18 +313,42 @@ class Resize:
         if any(int(s) <= 0 for s in sizes):
             raise ValueError(f"Resize: size must be positive, got {size!r}")
         if antialias:
-            raise NotImplementedError("Resize(antialias=True) is not implemented: minitorch "
-                                      "resizes without antialiasing (antialias=False)")
+            raise NotImplementedError("Resize(antialias=True) is not implemented for arrays and "
+                                      "tensors: minitorch resizes them without antialiasing "
+                                      "(antialias=False); PIL images are resized by Pillow, "
+                                      "antialiased, whatever this flag says")
         self.size, self.max_size, self.interpolation = size, max_size, _mode(interpolation)
 
     def __call__(self, img):
         _check_image(img, "Resize")
         out_size = _resized_size(*_image_size(img), self.size, self.max_size)
+        if _is_pil(img):
+            if out_size == _image_size(img):
+                return img
+            return img.resize((out_size[1], out_size[0]), _pil_resample(self.interpolation))
         return _apply(img, lambda a: F.resize(a, out_size, self.interpolation), "Resize")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(size={self.size}, interpolation={self.interpolation}, "
                 f"max_size={self.max_size})")
+
+
+class CenterCrop:
+    """Crop the central ``size`` window (an int for a square, or ``(h, w)``), as torchvision:
+    ``top = round((H - h) / 2)``, ``left = round((W - w) / 2)`` with Python's round (half to
+    even), and an image smaller than ``size`` is first padded with zeros, the odd pixel going to
+    the bottom/right (formulas in ``minitorch.vision.functional.center_crop``). Arrays, tensors
+    and PIL images; the same form comes back.
+    """
+
+    def __init__(self, size) -> None:
+        self.size = pair_argument(size, "size", "CenterCrop", minimum=1)
+
+    def __call__(self, img):
+        return _apply(img, lambda a: F.center_crop(a, self.size), "CenterCrop")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size})"
 
 
 class RandomCrop:
@@ -341,6 +467,13 @@ class RandomRotation:
     def __call__(self, img):
         _check_image(img, "RandomRotation")
         angle = self.get_params(self.degrees)
+        if _is_pil(img):  # Pillow's rotate, as torchvision (fill: one value per band or a number)
+            fill = self.fill
+            if isinstance(fill, numbers.Number) and len(img.getbands()) > 1:
+                fill = (fill,) * len(img.getbands())
+            fill = tuple(fill) if isinstance(fill, (list, tuple)) else fill
+            return img.rotate(angle, _pil_resample(self.interpolation), expand=False,
+                              center=self.center, fillcolor=fill)
         return _apply(img, lambda a: F.rotate(a, angle, self.interpolation, self.center,
                                               self.fill), "RandomRotation")
 

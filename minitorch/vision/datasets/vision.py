@@ -4,6 +4,15 @@ minitorch never downloads: datasets read files that are already on disk. A missi
 ``DatasetNotFoundError`` (a ``FileNotFoundError`` and a ``RuntimeError``, the latter being what
 torchvision raises) naming the file, the folder it was looked for in, and where to get it.
 A file that is there but unreadable raises ``DatasetCorruptError`` naming the file and the defect.
+
+Images without a transform are NumPy arrays (``uint8``, ``H x W`` or ``H x W x C``), where
+torchvision returns PIL images, also when Pillow is installed. Decided so: the type a dataset
+returns must not change with an optional package being installed or not (a program would then
+work on one machine and fail on another), and minitorch/ needs only NumPy. Every transform in
+``minitorch.vision.transforms`` takes the arrays as torchvision's take PIL images (``ToTensor``
+gives the same float tensor); what differs is PIL's own API on an untransformed image:
+``img.size`` is the element count of an array but ``(W, H)`` of a PIL image, and ``img.mode``,
+``img.show()`` do not exist. ``transform=transforms.ToPILImage()`` gives torchvision's PIL image.
 """
 from __future__ import annotations
 
