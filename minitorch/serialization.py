@@ -767,3 +767,54 @@ def load(f, map_location=None, *, weights_only: bool | None = True):
     if not (callable(seekable) and seekable()):
         f = io.BytesIO(f.read())
     return _load_stream(f, name, map_location)
+
+
+# ---- torch.serialization's allow-list of globals: accepted, and nothing to allow ----------------
+_safe_globals: list = []
+
+
+def _check_globals(safe_globals, who: str) -> list:
+    if isinstance(safe_globals, (str, bytes)) or not hasattr(safe_globals, "__iter__"):
+        raise TypeError(f"{who} expects a list of classes or functions (or (object, name) "
+                        f"pairs), got {type(safe_globals).__name__}")
+    return list(safe_globals)
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """``torch.serialization.add_safe_globals([...])``: accepted, and changes nothing.
+
+    torch's ``load(weights_only=True)`` runs a restricted unpickler that refuses every class not
+    on an allow-list, and this call extends the list. minitorch never unpickles (a checkpoint is
+    JSON plus ``.npy`` arrays, see the module docstring), so no class ever needs allowing: the
+    objects are only remembered, so that ``get_safe_globals()`` answers as torch's does."""
+    _safe_globals.extend(_check_globals(safe_globals, "add_safe_globals"))
+
+
+def get_safe_globals() -> list:
+    """The objects given to ``add_safe_globals`` (and active ``safe_globals`` blocks)."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    """Forget what ``add_safe_globals`` was given."""
+    _safe_globals.clear()
+
+
+class safe_globals:
+    """``with torch.serialization.safe_globals([...]):`` accepted, and changes nothing inside.
+
+    In torch this context manager allow-lists classes for ``load(weights_only=True)`` for the
+    duration of the block. ``minitorch.load`` never unpickles, so there is nothing to allow:
+    the block runs as it would without it (and ``get_safe_globals()`` lists the objects while it
+    runs, as torch's)."""
+
+    def __init__(self, safe_globals: list) -> None:
+        self.safe_globals = _check_globals(safe_globals, "safe_globals")
+
+    def __enter__(self):
+        self._before = list(_safe_globals)
+        _safe_globals.extend(self.safe_globals)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _safe_globals[:] = self._before
