@@ -242,3 +242,35 @@ def test_orthogonal_uses_the_generator_and_refuses_1d():
     p = minitorch.nn.Parameter(minitorch.empty(3, 3))
     minitorch.nn.init.orthogonal_(p)  # a parameter that requires grad: filled under no_grad
     assert p.requires_grad and p.grad_fn is None
+
+
+# ---- on CUDA (a real GPU, or make test-cuda's emulated one) ------------------------------------
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pooling_shuffle_and_dropout2d_on_cuda(dtype):
+    """The same array code on CuPy: outputs and gradients stay on the GPU and equal torch's."""
+    x = np.random.default_rng(4).standard_normal((2, 8, 7, 6))
+    check(lambda L, x: L.nn.functional.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
+                                                  count_include_pad=False), x, dtype=dtype,
+          device="cuda")
+    check(lambda L, x: L.nn.functional.avg_pool2d(x, (2, 3), divisor_override=4), x,
+          dtype=dtype, device="cuda")
+    check(lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, (4, None)), x, dtype=dtype,
+          device="cuda")
+    check(lambda L, x: L.nn.functional.pixel_shuffle(x, 2), x, dtype=dtype, device="cuda")
+    check(lambda L, x: L.nn.functional.pixel_unshuffle(x[..., :6, :], 2), x, dtype=dtype,
+          device="cuda")
+    minitorch.manual_seed(5)
+    y = minitorch.nn.functional.dropout2d(to_mt(x, dtype, device="cuda"), 0.5)
+    assert y.device.type == "cuda"
+    mask = (y.cpu().numpy() != 0)[:, :, :1, :1].astype(np.float64)
+    minitorch.manual_seed(5)
+
+    def fn(L, x):
+        if L is torch:
+            return x * torch.from_numpy(mask).to(x.dtype) * 2
+        return L.nn.functional.dropout2d(x, 0.5)
+    check(fn, x + 3, dtype=dtype, device="cuda")
+    w = minitorch.nn.init.orthogonal_(minitorch.empty(4, 6, device="cuda", dtype=minitorch.float64))
+    assert w.device.type == "cuda"
+    np.testing.assert_allclose(w.cpu().numpy() @ w.cpu().numpy().T, np.eye(4), atol=1e-12)

@@ -172,27 +172,20 @@ def test_default_device_cpu_and_factories():
     assert str(minitorch.get_default_device()) == "cpu"
 
 
-def test_default_device_cuda():
-    """With CuPy and a GPU, factories then create CUDA tensors (from_numpy stays on the CPU);
-    without, the call says what is missing instead of failing later in a factory."""
-    if not minitorch.cuda.is_available():
-        with pytest.raises(RuntimeError, match=r"set_default_device\('cuda'\): CUDA is not "
-                                               r"available.*pip install cupy"):
-            minitorch.set_default_device("cuda")
-        assert str(minitorch.get_default_device()) == "cpu"  # unchanged
-        assert minitorch.zeros(2).device.type == "cpu"
-        return
-    try:
-        minitorch.set_default_device("cuda")
-        assert minitorch.get_default_device().type == "cuda"
-        for t in (minitorch.zeros(2), minitorch.randn(2, 3), minitorch.tensor([1.0, 2.0]),
-                  minitorch.arange(3), minitorch.nn.Linear(2, 3).weight):
-            assert t.device.type == "cuda"
-        assert minitorch.from_numpy(np.zeros(2)).device.type == "cpu"
-        assert minitorch.zeros(2, device="cpu").device.type == "cpu"
-        assert minitorch.LongTensor(2).device.type == "cpu"
-    finally:
+def test_default_device_cuda_without_cupy_says_what_is_missing():
+    """Without CuPy and a GPU, set_default_device('cuda') says so at once (torch's factories
+    would fail later); with them, test_narrow_scatter_and_default_device_on_cuda checks the
+    CUDA factories."""
+    if minitorch.cuda.is_available():
+        minitorch.set_default_device("cuda:0")  # accepted (the CUDA test checks the factories)
         minitorch.set_default_device(None)
+        assert str(minitorch.get_default_device()) == "cpu"
+        return
+    with pytest.raises(RuntimeError, match=r"set_default_device\('cuda'\): CUDA is not "
+                                           r"available.*pip install cupy"):
+        minitorch.set_default_device("cuda")
+    assert str(minitorch.get_default_device()) == "cpu"  # unchanged
+    assert minitorch.zeros(2).device.type == "cpu"
 
 
 # ---- small APIs the programs use ---------------------------------------------------------------
@@ -309,3 +302,32 @@ def test_array_protocol_as_numpy_2_expects():
         np.testing.assert_array_equal(np.asarray(t, dtype=np.float64), b.astype(np.float64))
         with pytest.raises(ValueError):
             np.array(t, dtype=np.float64, copy=False)
+
+
+# ---- on CUDA (a real GPU, or make test-cuda's emulated one) ------------------------------------
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_narrow_scatter_and_default_device_on_cuda(dtype):
+    rng = np.random.default_rng(6)
+    x, src = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    index = np.array([[0, 2, 1, 0, 2], [1, 0, 2, 2, 0]])
+    check(lambda L, x: x.narrow(1, -3, 2) * 2, x, dtype=dtype, device="cuda")
+    check(lambda L, x, i, s: x.scatter(0, i, s), x, index, src, dtype=dtype, device="cuda")
+    check(lambda L, x, i: (x * 1).scatter_(0, i, value=2.0) * x, x, index, dtype=dtype,
+          device="cuda")
+    t = to_mt(x, dtype, device="cuda")
+    assert np.array(t).dtype == np.dtype(dtype)  # __array__ copies to the host
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(t, copy=False)
+    try:
+        minitorch.set_default_device("cuda")
+        assert minitorch.get_default_device().type == "cuda"
+        for made in (minitorch.zeros(2), minitorch.randn(2, 3), minitorch.tensor([1.0, 2.0]),
+                     minitorch.arange(3), minitorch.nn.Linear(2, 3).weight):
+            assert made.device.type == "cuda"
+        assert minitorch.from_numpy(np.zeros(2)).device.type == "cpu"
+        assert minitorch.zeros(2, device="cpu").device.type == "cpu"
+        assert minitorch.LongTensor(2).device.type == "cpu"
+    finally:
+        minitorch.set_default_device(None)
+    assert minitorch.zeros(1).device.type == "cpu"
