@@ -96,6 +96,7 @@ def make(lib, c):
     return lib.nn.GRU(c["I"], c["H"], **kw)
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @settings(max_examples=60, deadline=None)
 @given(case=rnn_cases(), seed=SEEDS, dtype=DTYPES)
 def test_rnn_lstm_gru_match_torch(case, seed, dtype):
