@@ -1,4 +1,5 @@
-"""``minitorch.vision``: datasets and transforms, as torchvision (NumPy only, no PIL).
+"""``minitorch.vision``: datasets, transforms and image files, as torchvision (NumPy only;
+PIL images are taken too when Pillow is installed, never imported by minitorch itself).
 
     from minitorch.vision import datasets, transforms
     train = datasets.Digits(train=True, size=28,
