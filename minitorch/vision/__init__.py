@@ -1,5 +1,5 @@
 """``minitorch.vision``: datasets, transforms and image files, as torchvision (NumPy only;
-PIL images are taken too when Pillow is installed, never imported by minitorch itself).
+PIL images are taken too when Pillow is installed; it is only imported when a call needs it).
 
     from minitorch.vision import datasets, transforms
     train = datasets.Digits(train=True, size=28,
