@@ -53,6 +53,9 @@ def compare(torch_module, mt_module, inputs, dtype, seed, call):
             assert_close(m.grad, t.grad, dtype, what=f"grad of input {i}")
     m_params = dict(mt_module.named_parameters())
     for name, p in torch_module.named_parameters():
+        if p.grad is None:  # a parameter the output does not use (a Transformer's decoder)
+            assert m_params[name].grad is None, f"grad of {name}: torch has none"
+            continue
         assert_close(m_params[name].grad, p.grad, dtype, what=f"grad of {name}")
 
 
@@ -202,3 +205,85 @@ def test_module_list_and_dict_register_their_children():
     d = minitorch.nn.ModuleDict({"a": minitorch.nn.LayerNorm(2), "b": layers})
     names = [n for n, _ in d.named_parameters()]
     assert names[:2] == ["a.weight", "a.bias"] and "b.2.bias" in names and len(names) == 8
+
+
+@st.composite
+def transformer_cases(draw):
+    heads = draw(st.integers(1, 2))
+    # d_model ≥ 4: LayerNorm over 1 or 2 features is degenerate (its output is 0, or ±1 whatever
+    # x is, with a gradient ∝ 1/|x₁ − x₂|), and there torch's own float32 gradients are 5e-5 (rel.)
+    # from its float64 ones (measured at d_model=2): rounding amplified, not the math under test
+    return dict(N=draw(st.integers(1, 3)), S=draw(st.integers(1, 4)), T=draw(st.integers(1, 4)),
+                H=heads, E=heads * 2 * draw(st.integers(2, 3)), F=draw(st.integers(1, 6)),
+                enc=draw(st.integers(1, 2)), dec=draw(st.integers(1, 2)),
+                batch_first=draw(st.booleans()), norm_first=draw(st.booleans()),
+                activation=draw(st.sampled_from(["relu", "gelu"])), bias=draw(st.booleans()),
+                causal=draw(st.booleans()), padding=draw(st.booleans()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=transformer_cases(), seed=SEEDS, dtype=DTYPES)
+def test_transformer_encoder_decoder_matches_torch(case, seed, dtype):
+    """nn.Transformer (and so TransformerDecoderLayer/Decoder): torch's state_dict loads; the
+    output, the gradients of src and tgt and of every parameter agree, with a causal tgt_mask
+    and key padding masks."""
+    c = case
+    N, S, T, E = c["N"], c["S"], c["T"], c["E"]
+    kwargs = dict(d_model=E, nhead=c["H"], num_encoder_layers=c["enc"],
+                  num_decoder_layers=c["dec"], dim_feedforward=c["F"], dropout=0.0,
+                  activation=c["activation"], batch_first=c["batch_first"],
+                  norm_first=c["norm_first"], bias=c["bias"])
+    torch.manual_seed(seed % 1000)
+    t_model, m_model = twin(torch.nn.Transformer(**kwargs), minitorch.nn.Transformer(**kwargs),
+                            dtype)
+    rng = np.random.default_rng(seed)
+    src = rng.standard_normal((N, S, E) if c["batch_first"] else (S, N, E))
+    tgt = rng.standard_normal((N, T, E) if c["batch_first"] else (T, N, E))
+    src_pad = np.zeros((N, S), dtype=bool)
+    tgt_pad = np.zeros((N, T), dtype=bool)
+    if c["padding"]:  # pad the end of the first sequence (never the whole of it)
+        src_pad[0, S // 2 + 1:] = True
+        tgt_pad[0, T // 2 + 1:] = True
+
+    def call(L, model, s, t):
+        mask = L.nn.Transformer.generate_square_subsequent_mask(T).to(s.dtype) \
+            if c["causal"] else None
+        extra = {}
+        if c["padding"]:
+            extra = dict(src_key_padding_mask=L.tensor(src_pad),
+                         tgt_key_padding_mask=L.tensor(tgt_pad),
+                         memory_key_padding_mask=L.tensor(src_pad))
+        return model(s, t, tgt_mask=mask, **extra)
+    compare(t_model, m_model, [src, tgt], dtype, seed, call)
+
+
+def test_transformer_mask_and_errors_match_torch():
+    np.testing.assert_array_equal(
+        minitorch.nn.Transformer.generate_square_subsequent_mask(4).numpy(),
+        torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+    model = minitorch.nn.Transformer(d_model=4, nhead=2, num_encoder_layers=1,
+                                     num_decoder_layers=1, dim_feedforward=8)
+    with pytest.raises(RuntimeError, match="batch number of src and tgt must be equal"):
+        model(minitorch.zeros(3, 2, 4), minitorch.zeros(3, 5, 4))
+    with pytest.raises(RuntimeError, match="must be equal to d_model=4"):
+        model(minitorch.zeros(3, 2, 4), minitorch.zeros(3, 2, 6))
+
+
+def test_a_subclass_of_transformer_using_only_its_encoder_like_word_language_model():
+    """word_language_model subclasses nn.Transformer and calls self.encoder(src, mask=)."""
+    def build(L):
+        class Model(L.nn.Transformer):
+            def __init__(self):
+                super().__init__(d_model=6, nhead=2, dim_feedforward=12, num_encoder_layers=2,
+                                 dropout=0.0)
+                self.head = L.nn.Linear(6, 3)
+
+            def forward(self, src):
+                mask = self.generate_square_subsequent_mask(len(src))
+                return self.head(self.encoder(src, mask=mask))
+        return Model()
+
+    torch.manual_seed(0)
+    t_model, m_model = twin(build(torch), build(minitorch), "float64")
+    x = np.random.default_rng(1).standard_normal((5, 2, 6))
+    compare(t_model, m_model, [x], "float64", 2, lambda L, model, s: model(s))

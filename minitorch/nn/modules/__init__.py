@@ -5,7 +5,8 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Line
            "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "Embedding", "LayerNorm", "GELU",
            "MultiheadAttention", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d", "PixelShuffle",
            "PixelUnshuffle",
-           "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+           "TransformerDecoder", "Transformer",
            "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 from .module import Module
@@ -24,4 +25,5 @@ from .sparse import Embedding
 from .normalization import LayerNorm
 from .gelu import GELU
 from .transformer import MultiheadAttention, TransformerEncoderLayer, TransformerEncoder
+from .transformer import TransformerDecoderLayer, TransformerDecoder, Transformer
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell

@@ -1,5 +1,6 @@
-"""``MultiheadAttention``, ``TransformerEncoderLayer`` and ``TransformerEncoder``, with torch's
-parameter names and layout (``in_proj_weight`` (3E, E) stacking W_q, W_k, W_v; ``in_proj_bias``;
+"""``MultiheadAttention``, ``TransformerEncoderLayer``/``TransformerEncoder``,
+``TransformerDecoderLayer``/``TransformerDecoder`` and ``Transformer``, with torch's parameter
+names and layout (``in_proj_weight`` (3E, E) stacking W_q, W_k, W_v; ``in_proj_bias``;
 ``out_proj.weight``/``.bias``; ``linear1``, ``linear2``, ``norm1``, ``norm2``), so a torch
 ``state_dict`` loads unchanged and gives torch's outputs and gradients.
 
@@ -253,3 +254,157 @@ class TransformerEncoder(Module):
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                       is_causal=bool(is_causal))
         return self.norm(x) if self.norm is not None else x
+
+
+class TransformerDecoderLayer(Module):
+    """``TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
+    activation='relu', layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``.
+
+    With SA(x) = dropout1(self_attn(x, x, x)) over the target, CA(x, m) =
+    dropout2(multihead_attn(x, m, m)) attending to the encoder's output m (the "memory"), and
+    FF(x) = dropout3(linear2(dropout(act(linear1 x))))::
+
+        post-norm (default):  x = norm1(x + SA(x));  x = norm2(x + CA(x, m));  x = norm3(x + FF(x))
+        pre-norm (norm_first): x = x + SA(norm1 x);  x = x + CA(norm2 x, m);  x = x + FF(norm3 x)
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **kw)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask,
+                                    memory_is_causal)
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
+                                               memory_is_causal))
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+
+class TransformerDecoder(Module):
+    """``TransformerDecoder(decoder_layer, num_layers, norm=None)``: ``num_layers`` independent
+    copies of ``decoder_layer`` applied in turn, each attending to the same ``memory``."""
+
+    def __init__(self, decoder_layer, num_layers: int, norm=None):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
+        return self.norm(x) if self.norm is not None else x
+
+
+class Transformer(Module):
+    """``Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+    dim_feedforward=2048, dropout=0.1, activation='relu', custom_encoder=None,
+    custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``:
+    the encoder–decoder of "Attention is all you need", as torch builds it::
+
+        memory = encoder(src)            TransformerEncoder, a final LayerNorm
+        output = decoder(tgt, memory)    TransformerDecoder, a final LayerNorm
+
+    Every parameter with two or more dimensions starts Xavier-uniform (torch's
+    ``_reset_parameters``). ``generate_square_subsequent_mask(sz)`` gives the causal float mask
+    (−inf above the diagonal) that ``tgt_mask`` usually is.
+    """
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6,
+                 num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", custom_encoder=None, custom_decoder=None,
+                 layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        layer_args = dict(dropout=dropout, activation=activation, layer_norm_eps=layer_norm_eps,
+                          batch_first=batch_first, norm_first=norm_first, bias=bias, **kw)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(d_model, nhead, dim_feedforward, **layer_args),
+                num_encoder_layers, LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(d_model, nhead, dim_feedforward, **layer_args),
+                num_decoder_layers, LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        for p in self.parameters():
+            if p.dim() > 1:
+                init.xavier_uniform_(p)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal: bool = False):
+        batched = src.ndim == 3
+        batch_dim = 0 if self.batch_first else 1
+        if batched and src.shape[batch_dim] != tgt.shape[batch_dim]:
+            raise RuntimeError(f"the batch number of src and tgt must be equal: src "
+                               f"{fmt_shape(src.shape)}, tgt {fmt_shape(tgt.shape)}"
+                               f"{' (batch_first)' if self.batch_first else ''}")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise RuntimeError(f"the feature number of src and tgt must be equal to d_model="
+                               f"{self.d_model}: src {fmt_shape(src.shape)}, tgt "
+                               f"{fmt_shape(tgt.shape)}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+        """(sz, sz) float mask: 0 on and below the diagonal, −inf above (no peeking ahead)."""
+        mask = creation.full((sz, sz), float("-inf"), dtype=dtype, device=device)
+        return mask.triu(diagonal=1)
