@@ -68,7 +68,10 @@ def test_the_page_has_its_tables():
     assert len(ROWS) >= 100
     statuses = {cells[1] for _, cells in ROWS}
     assert statuses <= set(STATUSES), f"unknown status: {statuses - set(STATUSES)}"
-    assert {"✓", "✗"} <= statuses
+    # issue 11's bar: every API the tutorials and examples use that is in scope works
+    open_rows = [f"line {n}: {cells[0]}" for n, cells in ROWS
+                 if cells[1] not in ("✓", "out of scope")]
+    assert not open_rows, "in-scope rows not yet ✓:\n" + "\n".join(open_rows)
 
 
 @pytest.mark.parametrize("line,cells", ROWS, ids=[f"line{n}" for n, _ in ROWS])
