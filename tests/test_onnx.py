@@ -468,3 +468,20 @@ def test_the_deploying_pages_onnx_runtime_lines_run_without_minitorch(tmp_path, 
     theirs = proc.stdout.strip()
     assert theirs.split()[0] == ours.split()[0]                       # the class
     assert float(theirs.split()[1][:-1]) == pytest.approx(float(ours.split()[1][:-1]), abs=0.11)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 20])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_exports_as_gelu_or_written_out_by_opset(approximate, opset):
+    """Opset 20 has a Gelu node; before it, GELU is written out with Erf (exact) or Tanh."""
+    def build(L):
+        return L.nn.Sequential(L.nn.Linear(4, 6), L.nn.GELU(approximate=approximate),
+                               L.nn.Linear(6, 3))
+    torch.manual_seed(0)
+    theirs = build(torch)
+    mine = build(minitorch)
+    mine.load_state_dict({k: minitorch.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    proto = check_exported(mine, theirs, (4,), opset=opset)
+    node_types = {n.op_type for n in proto.graph.node}
+    assert ("Gelu" in node_types) == (opset >= 20)
+    assert ("Erf" in node_types) == (opset < 20 and approximate == "none")

@@ -31,6 +31,7 @@ import numpy as np
 from .. import ops
 from ..nn.functional.activation import LeakyReLU
 from ..nn.functional.conv import Conv2d
+from ..nn.functional.gelu import GELU
 from ..nn.functional.linear import Dropout, Linear
 from ..nn.functional.normalization import BatchNorm
 from ..nn.functional.pooling import MaxPool2d
@@ -114,6 +115,34 @@ def rpow_scalar(b, call, other):
 @converts(LeakyReLU)
 def leaky_relu(b, call, other):
     b.node("LeakyRelu", [_x(b, call)], b.out(call), alpha=float(call.args[1]))
+
+
+@converts(GELU)
+def gelu(b, call, other):
+    """ONNX has Gelu from opset 20; before that it is written out (Erf exists since opset 9):
+    exact: y = x · ½ (1 + erf(x / √2));   tanh: y = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
+    approximate = call.args[1]
+    if b.opset >= 20:
+        b.node("Gelu", [_x(b, call)], b.out(call), approximate=approximate)
+        return
+    dtype = b.trace.values[call.operands[0]].dtype
+    x = _x(b, call)
+
+    def const(value, hint):
+        return b.constant(np.asarray(value, dtype=dtype), hint)
+    if approximate == "tanh":
+        x3 = b.node("Mul", [b.node("Mul", [x, x], b.fresh("x2")), x], b.fresh("x3"))
+        inner = b.node("Add", [x, b.node("Mul", [x3, const(0.044715, "cubic")], b.fresh("c"))],
+                       b.fresh("inner"))
+        u = b.node("Mul", [inner, const(np.sqrt(2 / np.pi), "sqrt_2_over_pi")], b.fresh("u"))
+        phi2 = b.node("Add", [b.node("Tanh", [u], b.fresh("t")), const(1.0, "one")],
+                      b.fresh("one_plus_t"))
+    else:
+        z = b.node("Mul", [x, const(1 / np.sqrt(2.0), "inv_sqrt2")], b.fresh("z"))
+        phi2 = b.node("Add", [b.node("Erf", [z], b.fresh("erf")), const(1.0, "one")],
+                      b.fresh("one_plus_erf"))
+    half_x = b.node("Mul", [x, const(0.5, "half")], b.fresh("half_x"))
+    b.node("Mul", [half_x, phi2], b.out(call))
 
 
 @converts(ops.Clamp)
