@@ -122,6 +122,7 @@ def markdown(run: dict) -> str:
         else (1.0, "GFLOP/s")
     show_peak = bool(peak) or any(d.get("peak_pct") is not None for d in stats)
     show_memory = any(_memory(d) is not None for d in stats)
+    show_load = any(r.get("load") for r in rows)
     cpu = run["device"] == "cpu"
     mem = "peak RSS" if cpu else "peak memory"
     lines = [
@@ -143,6 +144,12 @@ def markdown(run: dict) -> str:
                    "it (MiB)" if cpu else "; peak memory = device-memory high-water mark (MiB)")
     if peak:
         legend += f"; % peak of {peak:g} GFLOP/s fp32"
+        detail = run.get("settings", {}).get("peak_detail")
+        if detail:
+            legend += f" ({detail})"
+    if show_load:
+        legend += ("; load = 1-minute load average before→after the row, ⚠ above the limit "
+                   "(other work shared the CPU: do not quote that row's ratio)")
     lines += [legend, *[f"- {note}" for note in run.get("settings", {}).get("notes", [])], ""]
     head = ["op", "case", "pass"]
     head += [f"{n} median [min–max]" for n in names]
@@ -152,6 +159,8 @@ def markdown(run: dict) -> str:
         head += [f"{n} % peak" for n in names]
     if show_memory:
         head += [f"{n} {mem}" for n in names]
+    if show_load:
+        head.append("load")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|")
     for row in rows:
@@ -173,6 +182,8 @@ def markdown(run: dict) -> str:
             cells += [fmt_num(c.get(n, {}).get("peak_pct")) for n in names]
         if show_memory:
             cells += [fmt_mib(_memory(c.get(n, {}))) for n in names]
+        if show_load:
+            cells.append(fmt_load(row.get("load")))
         lines.append("| " + " | ".join(cells) + " |")
     checks = [(r["id"], r["check"]) for r in rows if r.get("check")]
     if checks:
@@ -182,6 +193,14 @@ def markdown(run: dict) -> str:
                                          for k, v in chk.items()) for i, chk in checks]
     lines += ["", *summary_lines(rows, others, baseline)]
     return "\n".join(lines) + "\n"
+
+
+def fmt_load(ld: dict | None) -> str:
+    """``0.31→0.42``, with `` ⚠`` when the row was measured above the load limit."""
+    if not ld:
+        return ""
+    f = lambda x: "?" if x is None else f"{x:.2f}"
+    return f"{f(ld.get('before'))}→{f(ld.get('after'))}" + (" ⚠" if ld.get("flagged") else "")
 
 
 def load_lines(run: dict) -> list:
@@ -198,6 +217,12 @@ def load_lines(run: dict) -> list:
         line += (f" — above the {cores} cores: other work shared the CPU, so times and ratios "
                  "are noisy (multi-threaded BLAS suffers most); rerun on an idle machine or "
                  "with --threads 1")
+    rows = run.get("rows", [])
+    flagged = [r["id"] for r in rows if (r.get("load") or {}).get("flagged")]
+    if flagged:
+        limit = rows[0]["load"].get("limit") if rows[0].get("load") else None
+        line += (f"; {len(flagged)} of {len(rows)} rows measured above the load limit"
+                 + (f" {limit:g}" if limit is not None else "") + " (⚠): indicative only")
     return [line]
 
 

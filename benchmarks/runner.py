@@ -78,20 +78,30 @@ def progress_line(i: int, total: int, row: dict) -> str:
         return f"{head} ERROR {row['error']}"
     parts = [f"{name} {d['median_s'] * 1e3:9.3f} ms" for name, d in row["contenders"].items()]
     parts += [f"{name}/{row['baseline']} {r:6.2f}" for name, r in row["ratio"].items()]
+    ld = row.get("load")
+    if ld:
+        parts.append(f"load {ld['before']}->{ld['after']}" + (" LOADED" if ld["flagged"] else ""))
     return head + "  ".join(parts)
 
 
 def run_cases(cases, plan: Plan, libs: dict | None = None, peak_gflops: float | None = None,
-              memory: bool = True, log=print) -> tuple:
+              memory: bool = True, log=print, read_load=None) -> tuple:
     """Run every case; returns (rows, info) where info records the clock, the memory method
-    and the wall time."""
+    and the wall time. The 1-minute load is read before and after each row (``read_load``,
+    default :func:`benchmarks.load.read`) and kept as ``row["load"]``
+    (:func:`benchmarks.load.bracket`): a row measured under load is flagged, not dropped."""
+    from . import load
+    read_load = read_load or load.read
+    n_cores = load.cores()
     libs = libs or libraries()
     probe = RssProbe() if memory else None
     clock = CpuClock()
     t0 = time.perf_counter()
     rows = []
     for i, case in enumerate(cases, 1):
+        before = read_load()
         row = run_case(case, libs, plan, clock, probe, "torch", peak_gflops)
+        row["load"] = load.bracket(before, read_load(), n_cores)
         rows.append(row)
         if log:
             log(progress_line(i, len(cases), row))

@@ -20,7 +20,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from benchmarks import __main__ as cli
-from benchmarks import cases, flops, report, runner, threads, timing
+from benchmarks import cases, flops, load, peak, report, runner, threads, timing
 
 ONLY = "overhead 1-element add forward+backward,matmul 256x256x256,cross_entropy (64, 10) forward"
 REPEATS = 3
@@ -34,7 +34,8 @@ def run_cli(out):
                         "OMP_WAIT_POLICY")}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--device", "cpu", "--quick", "--only", ONLY,
-         "--out", str(out), "--peak-gflops", "100", "--repeats", str(REPEATS), "--threads", "1"],
+         "--out", str(out), "--peak-gflops", "100", "--repeats", str(REPEATS), "--threads", "1",
+         "--force"],  # the test suite itself loads the machine
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -300,3 +301,94 @@ def test_thread_defaults(monkeypatch):
     assert threads.configure(5) == 5 and os.environ["OPENBLAS_NUM_THREADS"] == "5"
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         threads.configure(0)
+
+
+# ---- load discipline and the fp32 peak (mocked inputs) ------------------------------------------
+def test_load_limit_refuses_a_busy_start_unless_forced():
+    assert load.limit(2) == 1.0 and load.LIMIT_PER_CORE == 0.5
+    assert not load.is_busy(1.0, 2) and load.is_busy(1.01, 2) and not load.is_busy(None, 2)
+    assert load.check_start(0.4, 2, force=False) is None
+    with pytest.raises(SystemExit, match=r"load average 3\.50 is above 1\.00 .*--force"):
+        load.check_start(3.5, 2, force=False)
+    note = load.check_start(3.5, 2, force=True)
+    assert "3.50" in note and "flagged" in note
+    assert load.bracket(0.2, 0.3, 2) == {"before": 0.2, "after": 0.3, "limit": 1.0,
+                                          "flagged": False}
+    assert load.bracket(0.2, 1.7, 2)["flagged"] and load.bracket(2.5, 0.1, 2)["flagged"]
+
+
+def test_cli_refuses_a_busy_machine(monkeypatch):
+    for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY"):  # main() sets them: restore after
+        monkeypatch.setenv(var, os.environ.get(var, "1"))
+    monkeypatch.setattr(load, "read", lambda: 99.0)
+    with pytest.raises(SystemExit, match="pass --force"):
+        cli.main(["--only", "overhead 1-element add forward", "--threads", "1",
+                  "--repeats", "1", "--out", os.devnull])
+
+
+def test_rows_record_and_flag_their_load(monkeypatch):
+    monkeypatch.setattr(load, "cores", lambda: 2)
+    readings = iter([0.1, 0.2, 0.3, 1.6])  # before/after of two rows; the second goes busy
+    case = cases.Case("matmul", "x", "forward", dict, lambda L, data: (lambda: None))
+    rows, _ = runner.run_cases([case, case], timing.Plan(min_repeats=1, max_repeats=1,
+                                                         budget_s=0.0),
+                               libs={"minitorch": minitorch, "torch": torch}, memory=False,
+                               log=None, read_load=lambda: next(readings))
+    assert [r["load"] for r in rows] == [
+        {"before": 0.1, "after": 0.2, "limit": 1.0, "flagged": False},
+        {"before": 0.3, "after": 1.6, "limit": 1.0, "flagged": True}]
+    run = synthetic_run(rows)
+    run["machine"]["load_average"] = [0.3, 0.2, 0.1]
+    md = report.markdown(run)
+    assert "| load |" in md and "0.10→0.20 |" in md and "0.30→1.60 ⚠ |" in md
+    assert "1 of 2 rows measured above the load limit 1" in md
+    assert "LOADED" in runner.progress_line(2, 2, rows[1])
+    assert "LOADED" not in runner.progress_line(1, 2, rows[0])
+
+
+@pytest.mark.parametrize("flags, vendor, family, per_cycle", [
+    ("fpu sse4_2 avx avx2 fma avx512f avx512bw", "GenuineIntel", "6", 64),
+    ("fpu sse4_2 avx avx2 fma avx512f", "AuthenticAMD", "25", 32),   # Zen 4
+    ("fpu sse4_2 avx avx2 fma avx512f", "AuthenticAMD", "26", 64),   # Zen 5
+    ("fpu sse4_2 avx avx2 fma", "AuthenticAMD", "23", 32),
+    ("fpu sse4_2 avx", "GenuineIntel", "6", 16),
+    ("fpu sse4_2", "GenuineIntel", "6", 8),
+])
+def test_peak_from_cpu_flags_and_clock(flags, vendor, family, per_cycle):
+    info = {"flags": flags, "vendor_id": vendor, "cpu family": family, "cpu MHz": "2600.000"}
+    for n in (1, 2):
+        gflops, text = peak.from_cpuinfo(info, n)
+        assert gflops == pytest.approx(per_cycle * 2.6 * n)
+        assert f"{per_cycle} FLOP/cycle" in text and "2600 MHz" in text
+    assert peak.from_cpuinfo({"flags": flags}, 1) == (None, "no 'cpu MHz' in /proc/cpuinfo")
+
+
+def test_peak_source_is_recorded(monkeypatch):
+    args = cli.parse_args(["--peak-gflops", "100"])
+    assert cli.resolve_peak(args, 1) == (100, "given", "given: 100 GFLOP/s")
+    monkeypatch.setattr("benchmarks.machine._cpuinfo", lambda: {
+        "flags": "avx2 fma", "cpu MHz": "3000", "vendor_id": "GenuineIntel", "cpu family": "6"})
+    gflops, source, text = cli.resolve_peak(cli.parse_args([]), 2)
+    assert gflops == pytest.approx(192.0) and source == "flags" and "192 GFLOP/s" in text
+    monkeypatch.setattr(peak, "calibrate", lambda n: (123.0, f"calibration at {n}"))
+    assert cli.resolve_peak(cli.parse_args(["--peak", "calibrate"]), 2) == (
+        123.0, "calibration", "calibration at 2")
+
+
+def test_calibration_gemm_measures_something():
+    gflops, text = peak.calibrate(1, n=128, repeats=2)
+    assert gflops > 0 and "128x128" in text
+
+
+def test_thread_lists_run_one_child_per_count(monkeypatch, tmp_path):
+    assert cli.parse_args(["--threads", "1,2"]).threads == [1, 2]
+    assert cli.parse_args(["--threads", "3"]).threads == [3]
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--threads", "0,2"])
+    calls = []
+    monkeypatch.setattr("subprocess.call", lambda cmd, cwd: calls.append(cmd) or 0)
+    argv = ["--only", "conv2d", "--threads", "1,2", "--out", str(tmp_path)]
+    assert cli.main(argv) == {"threads": {1: 0, 2: 0}}
+    assert [c[2:] for c in calls] == [
+        ["benchmarks", "--only", "conv2d", "--threads", "1", "--out", str(tmp_path / "threads-1")],
+        ["benchmarks", "--only", "conv2d", "--threads", "2", "--out", str(tmp_path / "threads-2")]]
