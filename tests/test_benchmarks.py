@@ -386,6 +386,7 @@ def test_thread_lists_run_one_child_per_count(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         cli.parse_args(["--threads", "0,2"])
     calls = []
+    monkeypatch.setattr(load, "read", lambda: 0.0)  # a quiet machine: the parent checks once
     monkeypatch.setattr("subprocess.call", lambda cmd, cwd: calls.append(cmd) or 0)
     argv = ["--only", "conv2d", "--threads", "1,2", "--out", str(tmp_path)]
     assert cli.main(argv) == {"threads": {1: 0, 2: 0}}
