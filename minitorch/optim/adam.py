@@ -132,22 +132,28 @@ class Adam(Optimizer):
         state["step"]._data += 1
         t = float(state["step"]._data)
 
-        g = p.grad._data  # never modified: every change below makes a new array
+        # In place, with out= into the optimizer's scratch arrays (Optimizer._scratch): the same
+        # operations in the same order as the formulas above, so the rounding is unchanged.
+        g = p.grad._data  # never modified: a changed g goes to the scratch array sg
         if group["maximize"]:
-            g = xp.negative(g)
+            g = xp.negative(g, out=self._scratch(param, 0))
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 xp.multiply(param, 1 - lr * weight_decay, out=param)   # θ ← θ (1 − γλ)
-            else:
-                g = g + weight_decay * param                          # g ← g + λθ
+            else:                                                     # g ← g + λθ
+                decay = xp.multiply(param, weight_decay, out=self._scratch(param, 1))
+                g = xp.add(g, decay, out=self._scratch(param, 0))
 
         m = state["exp_avg"]._data
         v = state["exp_avg_sq"]._data
-        m += (1 - beta1) * (g - m)             # m ← β₁ m + (1 − β₁) g, as torch's lerp_
+        work = self._scratch(param, 1)
+        xp.subtract(g, m, out=work)            # m ← β₁ m + (1 − β₁) g, as torch's lerp_:
+        work *= 1 - beta1                      #   m + (1 − β₁)(g − m)
+        m += work
         xp.multiply(v, beta2, out=v)           # v ← β₂ v
-        g2 = (1 - beta2) * g                   #   + (1 − β₂) g·g
-        g2 *= g
-        v += g2
+        xp.multiply(g, 1 - beta2, out=work)    #   + (1 − β₂) g·g
+        work *= g
+        v += work
 
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
@@ -158,11 +164,11 @@ class Adam(Optimizer):
             v_max = state["max_exp_avg_sq"]._data
             xp.maximum(v_max, v, out=v_max)
             v = v_max
-        denom = xp.sqrt(v)                     # denom = √v / √c₂ + ε
+        denom = xp.sqrt(v, out=work)           # denom = √v / √c₂ + ε
         denom /= bias_correction2_sqrt
         denom += eps
-        update = (-step_size) * m              # θ ← θ − (γ / c₁) m / denom
-        update /= denom
+        update = xp.multiply(m, -step_size, out=self._scratch(param, 2))
+        update /= denom                        # θ ← θ − (γ / c₁) m / denom
         param += update
 
         for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):

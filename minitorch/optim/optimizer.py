@@ -215,6 +215,21 @@ class Optimizer:
         """One parameter's update: each optimizer's algorithm."""
         raise NotImplementedError
 
+    def _scratch(self, like, slot: int):
+        """A work array shaped and typed like the array ``like`` (on its device), for in-place
+        updates with ``out=`` instead of a temporary per operation. Slot ``k`` is a view into
+        one flat buffer per (array type, dtype, device, slot), grown to the largest parameter
+        seen and reused by every parameter: parameters are updated one after another, so a
+        handful of buffers serve the whole model. The contents are garbage on return; the
+        buffers are not part of the state dict (nor pickled)."""
+        pool = self.__dict__.setdefault("_scratch_pool", {})
+        key = (type(like), like.dtype.str, str(getattr(like, "device", "")), slot)
+        flat = pool.get(key)
+        if flat is None or flat.size < like.size:
+            flat = array_module(like).empty(like.size, dtype=like.dtype)
+            pool[key] = flat
+        return flat[:like.size].reshape(like.shape)
+
     @staticmethod
     def _evaluate_closure(closure):
         if closure is None:

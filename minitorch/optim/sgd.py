@@ -71,12 +71,14 @@ class SGD(Optimizer):
         param = p._data
         xp = array_module(param)
 
-        # g: a fresh array whenever it will differ from p.grad (p.grad itself is never modified)
-        g = p.grad._data
+        # In place, with out= into the optimizer's scratch arrays (Optimizer._scratch): the same
+        # operations in the same order as the formulas above, so the rounding is unchanged.
+        g = p.grad._data  # never modified: a changed g goes to the scratch array 0
         if group["maximize"]:
-            g = xp.negative(g)
-        if weight_decay != 0:
-            g = g + weight_decay * param
+            g = xp.negative(g, out=self._scratch(param, 0))
+        if weight_decay != 0:                                # g ← g + λθ
+            decay = xp.multiply(param, weight_decay, out=self._scratch(param, 1))
+            g = xp.add(g, decay, out=self._scratch(param, 0))
 
         if momentum != 0:
             state = self.state[p]
@@ -87,9 +89,13 @@ class SGD(Optimizer):
             else:
                 b = buf._data
                 xp.multiply(b, momentum, out=b)              # b ← μ b
-                b += (1 - dampening) * g                     #   + (1 − τ) g
+                b += xp.multiply(g, 1 - dampening, out=self._scratch(param, 1))  # + (1 − τ) g
                 buf._bump_version()
-            g = g + momentum * buf._data if group["nesterov"] else buf._data
+            if group["nesterov"]:                            # g ← g + μ b
+                ahead = xp.multiply(buf._data, momentum, out=self._scratch(param, 1))
+                g = xp.add(g, ahead, out=self._scratch(param, 0))
+            else:
+                g = buf._data
 
-        param += (-lr) * g                                   # θ ← θ − γ g
+        param += xp.multiply(g, -lr, out=self._scratch(param, 1))  # θ ← θ − γ g
         p._bump_version()
