@@ -35,8 +35,12 @@ TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # MINITORCH_REQUIRE_MPI: the 2-process MPI tests fail, not skip, without mpiexec (the test
 # extra's MPICH wheel puts it in $(VENV)/bin, where the tests look first).
-test: $(VENV)/.test lint kernels
+# The second run is the CUDA suite (every `cuda`-marked test) on an emulated GPU: the CuPy
+# stand-in minitorch/testing/fake_cupy.py, whose RawModule runs kernels/*.cu on the CPU
+# (docs/cuda_kernels.md); on a machine with a GPU the first run has already run them for real.
+test: $(VENV)/.test lint kernels kernels-cpu
 	$(TEST_ENV) MINITORCH_REQUIRE_MPI=1 $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider
+	$(TEST_ENV) MINITORCH_REQUIRE_MPI=1 MINITORCH_FAKE_CUPY=1 $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider -m cuda
 
 # ruff, configured in pyproject.toml (pyflakes, bugbear, import order, syntax errors)
 lint: $(VENV)/.test
@@ -56,6 +60,31 @@ kernels:
 	  for arch in sm_80 sm_90; do \
 	    nvcc -std=c++17 -arch=$$arch -cubin -Werror all-warnings -o /dev/null $$f; \
 	  done; echo "nvcc ok: $$f"; done
+
+# The CUDA-on-CPU layer (minitorch/testing/cuda_cpu) compiles kernels/*.cu as C++17 with a C++
+# compiler and binutils: Debian's g++ package, installed here where no compiler is found.
+.PHONY: cxx kernels-cpu test-kernels
+cxx:
+	@command -v $${CXX:-g++} >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1 || { \
+	  echo "no C++ compiler: installing Debian's g++ (the CUDA-on-CPU tests compile kernels/*.cu)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends g++; }
+
+# kernels/*.cu for the CPU, fast build (cached in ~/.cache/minitorch/cuda_cpu or
+# $MINITORCH_CUDA_CPU_CACHE), modules compiled in parallel before pytest's workers need them.
+kernels-cpu: $(VENV)/.test cxx
+	$(PY) -m minitorch.testing.cuda_cpu build fast
+
+# The kernels under the checker builds, compute-sanitizer's CPU analogues: race (racecheck,
+# initcheck: shared-memory hazards per barrier interval, uninitialised shared reads, out-of-bounds
+# and two-block global writes) and asan (memcheck: AddressSanitizer + UBSan, libasan preloaded),
+# over the kernel tests and the emulated CUDA suite.
+test-kernels: $(VENV)/.test cxx
+	$(PY) -m minitorch.testing.cuda_cpu build race asan
+	$(TEST_ENV) MINITORCH_CUDA_CPU_VARIANT=race $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider tests/test_kernels_on_cpu.py
+	$(TEST_ENV) MINITORCH_CUDA_CPU_VARIANT=race MINITORCH_FAKE_CUPY=1 $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider -m cuda tests/test_cuda.py
+	$(TEST_ENV) $(PY) -m minitorch.testing.cuda_cpu asan $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider tests/test_kernels_on_cpu.py
+	$(TEST_ENV) MINITORCH_FAKE_CUPY=1 $(PY) -m minitorch.testing.cuda_cpu asan $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider -m cuda tests/test_cuda.py
 
 # Benchmarks against torch (CPU): JSON, Markdown table and PNG charts in runs/bench/. The
 # committed reports in benchmarks/results/ are replaced only by `make bench-publish`.

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -84,6 +85,7 @@ class Module:
         self.name, self.variant, self.source = name, variant, source
         self.path = _build.build(source, name, variant)
         self.lib = ctypes.CDLL(str(self.path), mode=ctypes.RTLD_LOCAL)
+        self._lock = threading.Lock()
         lib = self.lib
         lib.mtcpu_entry_name.restype = ctypes.c_char_p
         lib.mtcpu_entry_types.restype = ctypes.c_char_p
@@ -203,6 +205,10 @@ class Module:
             raise SignatureMismatch(f"{entry} takes {len(params)} arguments "
                                     f"({', '.join(f'{p.type} {p.name}' for p in params)}), the "
                                     f"launch passes {len(args)}")
+        with self._lock:    # the runtime's state is per shared object; ctypes drops the GIL
+            return self._launch(entry, index, params, grid, block, args)
+
+    def _launch(self, entry, index, params, grid, block, args):
         storage, slots, buffers = [], [], []
         try:
             for i, (param, arg) in enumerate(zip(params, args)):
@@ -220,7 +226,8 @@ class Module:
             for ptr, param, host, original in buffers:
                 device = _view(ptr, host)
                 if original is not None:
-                    if not np.array_equal(device.view(np.uint8), original.view(np.uint8)):
+                    if not np.array_equal(device.reshape(-1).view(np.uint8),
+                                          original.reshape(-1).view(np.uint8)):
                         report += (f"the kernel changed its input {param.name} ({param.type}), "
                                    f"a const pointer\n")
                 else:
@@ -249,7 +256,7 @@ class Module:
             raise MemoryError(f"{entry}: cannot allocate {arr.nbytes} bytes for {param.name}")
         device = _view(ptr, arr)
         if output:
-            device.view(np.uint8)[...] = 0xA5
+            device.reshape(-1).view(np.uint8)[...] = 0xA5
             if arr.dtype.kind == "f":
                 device[...] = np.nan
             return ptr, param, arr, None
