@@ -259,6 +259,59 @@ class Conv2d(ArrayFunction):
         return dx, dw, db
 
 
+def cpu_phases(geo: ConvGeometry, x, weight, bias, grad) -> list:
+    """``[(phase name, fn)]``: the CPU path's forward and backward cut into phases, each ``fn``
+    running one phase on the arrays the previous phases made (for ``benchmarks/conv_profile.py``;
+    groups = 1, input, weight and bias gradients). Kept beside the code it mirrors."""
+    xp = array_module(x)
+    n, o, pq = geo.N, geo.O, geo.P * geo.Q
+    k_g = geo.C * geo.R * geo.S
+    a = {}
+
+    def pad():
+        a["xpad"] = pad2d(x, geo.pads)
+
+    def im2col_():
+        a["cols"] = im2col(a["xpad"], geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+
+    def gemm_fwd():
+        a["y_cn"] = xp.matmul(weight.reshape(o, k_g), a["cols"]).reshape(o, n, pq)
+
+    def bias_():
+        a["y_cn"] += bias.reshape(o, 1, 1)
+
+    def to_nchw():
+        y = xp.empty((n, o, pq), dtype=x.dtype)
+        y[...] = a["y_cn"].transpose(1, 0, 2)
+
+    def grad_to_cn():
+        g2 = xp.empty((o, n, pq), dtype=grad.dtype)
+        g2[...] = grad.reshape(n, o, pq).transpose(1, 0, 2)
+        a["g2"] = g2.reshape(o, n * pq)
+
+    def db():
+        a["g2"].sum(axis=1)
+
+    def gemm_dw():
+        a["dw"] = xp.matmul(a["cols"], a["g2"].T).T
+
+    def gemm_dcols():
+        a["dcols"] = xp.matmul(weight.reshape(o, k_g).T, a["g2"])
+
+    def col2im_():
+        a["dxpad"] = col2im(a["dcols"], geo.padded_shape, geo.kernel, geo.stride, geo.dilation,
+                            geo.out_hw)
+
+    def crop_to_nchw():
+        top, _, left, _ = geo.pads
+        xp.ascontiguousarray(
+            a["dxpad"][:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3))
+
+    return [("pad", pad), ("im2col", im2col_), ("GEMM y", gemm_fwd), ("bias", bias_),
+            ("y→NCHW", to_nchw), ("dy→CN", grad_to_cn), ("db", db), ("GEMM dw", gemm_dw),
+            ("GEMM dcols", gemm_dcols), ("col2im", col2im_), ("dx crop→NCHW", crop_to_nchw)]
+
+
 def _kernel_args(geo: ConvGeometry) -> dict:
     """The keyword arguments of the kernel wrappers for ``geo`` (they check it again, as they
     check every launch, and get the same ConvGeometry back from the cache)."""
