@@ -115,3 +115,10 @@ def test_raw_module_runs_the_kernel_source_on_the_cpu():
         fn((1,), (256,), (np.zeros(16, np.float32), y, ind))
     with pytest.raises(fake_cupy.CUDARuntimeError, match="named symbol not found"):
         mod.get_function("nope")
+
+
+def test_dtype_functions_take_device_arrays_as_cupys_do():
+    """NumPy's dtype helpers on CuPy arrays dispatch to CuPy's (which accept arrays)."""
+    a, b = cp.zeros(2, np.float32), cp.zeros(2, np.int64)
+    assert np.result_type(a, b) == np.float64 and cp.result_type(a, 1.0) == np.float32
+    assert np.can_cast(a, np.float64) and cp.ndim(a) == 1 and not cp.isscalar(a)

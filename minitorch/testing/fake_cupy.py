@@ -44,7 +44,7 @@ DEVICE_NAME = "CUDA-on-CPU emulator (minitorch.testing.cuda_cpu)"
 # NumPy functions that CuPy has at top level too (the names of cupy/__init__.py that are NumPy
 # functions); each runs NumPy's function on the device memory.
 FUNCTIONS = frozenset("""
-isscalar ndim common_type
+isscalar ndim common_type result_type can_cast promote_types issubdtype
 abs absolute add all allclose amax amin angle any append apply_along_axis apply_over_axes arange
 arccos arccosh arcsin arcsinh arctan arctan2 arctanh argmax argmin argpartition argsort argwhere
 around array_equal array_equiv array_repr array_split array_str asarray_chkfinite atleast_1d
@@ -81,7 +81,7 @@ bool bool_ byte bytes_ cdouble character complex128 complex64 complexfloating cs
 finfo flexible float16 float32 float64 floating generic half iinfo inexact int16 int32 int64 int8
 int_ intc integer intp long longlong number object_ short signedinteger single ubyte uint uint16
 uint32 uint64 uint8 uintc uintp ulong ulonglong unsignedinteger ushort void
-promote_types result_type can_cast issubdtype inf nan pi e newaxis
+inf nan pi e newaxis
 """.split()
 # ndarray methods CuPy has (cupy/_core/core.pyx), run by NumPy's on the device memory.
 METHODS = frozenset("""
