@@ -52,8 +52,7 @@
 //   conv2d_bwd_weight_{128x128|64x64}(dy, x, out, N, C, H, W, O, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, kchunk)
 //   splitk_reduce(ws, out, total, splits)
 //
-// NumPy twins: minitorch/testing/kernel_twins.py (`conv2d_fwd`, `conv2d_bwd_data`,
-// `conv2d_bwd_weight`, `splitk_reduce`).
+// Run on the CPU in make test by minitorch/testing/cuda_cpu (tests/test_kernels_on_cpu.py).
 #include "gemm_tile.cuh"
 
 namespace mt {

@@ -59,8 +59,8 @@
 // (kt+1)&1 was last read during tile kt-1, which every thread finished before the barrier
 // that ended tile kt-1, so the store cannot race with those reads.
 //
-// The NumPy twin of this file is minitorch/testing/kernel_twins.py (`_mainloop`): the same
-// index formulas, executed over all 256 threads at once; keep the two in step.
+// Executed on the CPU, unchanged, in every make test: minitorch/testing/cuda_cpu (real barriers,
+// race/ASan checker builds; docs/cuda_kernels.md).
 #pragma once
 
 namespace mt {

@@ -33,7 +33,7 @@
 //   max_pool2d_fwd(x, y, ind, total, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, write_ind)
 //   max_pool2d_bwd(dy, ind, dx, total, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw)
 //
-// NumPy twins: minitorch/testing/kernel_twins.py (`max_pool2d_fwd`, `max_pool2d_bwd`).
+// Run on the CPU in make test by minitorch/testing/cuda_cpu (tests/test_kernels_on_cpu.py).
 
 extern "C" __global__ void __launch_bounds__(256)
 max_pool2d_fwd(const float* __restrict__ x, float* __restrict__ y, long long* __restrict__ ind,

@@ -31,7 +31,7 @@
 // pointer, the leading dimension and the batch stride (all multiples of 4 floats, pointer
 // 16-byte aligned); otherwise, and at the edges, a scalar path with per-element guards.
 //
-// NumPy twin: minitorch/testing/kernel_twins.py (`sgemm`).
+// Run on the CPU in make test by minitorch/testing/cuda_cpu (tests/test_kernels_on_cpu.py).
 #include "gemm_tile.cuh"
 
 namespace mt {

@@ -269,13 +269,14 @@ def test_sdpa_errors_name_the_shapes():
                                        is_causal=True)
 
 
-def test_sdpa_products_run_on_our_sgemm_kernel_twin(monkeypatch):
+def test_sdpa_products_run_on_our_sgemm_kernel(monkeypatch):
     """On CUDA float32 the four products of attention go through ``backend.matmul`` to our
-    batched SGEMM kernel, transposes read in place. Here the kernel's NumPy twin runs each launch
-    on the CPU (as in test_kernel_twins), and the result must still be torch's."""
+    batched SGEMM kernel, transposes read in place. Here kernels/sgemm.cu itself runs each launch
+    on the CPU (minitorch.testing.cuda_cpu, as in test_kernels_on_cpu), and the result must still
+    be torch's."""
     from minitorch.backend import kernels
     from minitorch.nn.functional import attention
-    from minitorch.testing.kernel_twins import TwinLauncher
+    from minitorch.testing.cuda_cpu import CpuLauncher
     calls = []
 
     def through_kernel(a, b, transpose_a=False, transpose_b=False):
@@ -284,10 +285,10 @@ def test_sdpa_products_run_on_our_sgemm_kernel_twin(monkeypatch):
     monkeypatch.setattr(attention, "backend_matmul", through_kernel)
     rng = np.random.default_rng(6)
     q, k, v = (rng.standard_normal((2, 5, 3)) for _ in range(3))
-    with kernels.use_launcher(TwinLauncher()) as twins:
+    with kernels.use_launcher(CpuLauncher()) as launcher:
         check(lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(
             q, k, v, is_causal=True), q, k, v, dtype="float32")
     assert [c[2:] for c in calls] == [(False, True), (False, False),     # Q Kᵀ, P V
                                       (True, False), (False, True),      # Pᵀ G, G Vᵀ
                                       (False, False), (True, False)]     # dS K, dSᵀ Q
-    assert any(e.startswith("sgemm") for e in twins.last_launch)
+    assert any(launch.entry.startswith("sgemm") for launch in launcher.launches)

@@ -540,7 +540,10 @@ def test_module_to_cuda_and_back():
     assert out.is_cuda
     assert_close(out.cpu(), cpu_out.detach(), "float64", what="forward on cuda")
     out.sum().backward()
-    assert all(p.grad.is_cuda for p in m.parameters())
+    # out[0] does not use every head (heads.reg gets no gradient, in torch too): those that
+    # got one hold it on the device
+    grads = [p.grad for p in m.parameters() if p.grad is not None]
+    assert grads and all(g.is_cuda for g in grads)
     assert m.cpu() is m and not any(p.is_cuda for p in m.parameters())
     m.cuda(0).to("cpu", minitorch.float32)
     assert all(p.dtype is minitorch.float32 and not p.is_cuda for p in m.parameters())
