@@ -6,13 +6,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from torch_compare import assert_close, check
 
 import minitorch
 from minitorch.autograd import gradcheck
-from minitorch.nn.functional import conv as conv_module
 
 # torch warns that 'same' with an even kernel needs a padded copy; the warning is not under test
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -52,37 +51,6 @@ def conv_cases(draw):
 
 @given(conv_cases())
 def test_conv2d_matches_torch(case):
-    check_case(case)
-
-
-@settings(max_examples=40, deadline=None)
-@given(conv_cases(), st.integers(2, 4))
-def test_im2col_and_col2im_on_threads_match_torch(case, threads):
-    """im2col and col2im split their copies into blocks of channels run on threads when the
-    work is large; forced here (every size, 2-4 threads, often more threads than channels) on
-    the drawn shapes, forward and all gradients against torch."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_module, "COPY_THREADS", threads)
-        mp.setattr(conv_module, "PARALLEL_MIN_ELEMENTS", 0)
-        check_case(case)
-
-
-def test_copy_threads_follow_the_blas_setting(monkeypatch):
-    monkeypatch.setattr(conv_module, "COPY_THREADS", None)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
-    assert conv_module.copy_threads() == 3
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert conv_module.copy_threads() == 2
-    monkeypatch.setattr(conv_module, "COPY_THREADS", 5)
-    assert conv_module.copy_threads() == 5
-    seen = []
-    monkeypatch.setattr(conv_module, "PARALLEL_MIN_ELEMENTS", 0)
-    conv_module.over_channel_blocks(seen.append, 7, 1, np)
-    assert sorted((s.start, s.stop) for s in seen) == [(0, 1), (1, 2), (2, 4), (4, 5), (5, 7)]
-
-
-def check_case(case):
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal(case["x_shape"])
     w = rng.standard_normal(case["w_shape"])

@@ -70,9 +70,6 @@ input needs one.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ...autograd import ArrayFunction
@@ -82,48 +79,6 @@ from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
 
 __all__ = ["conv2d"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Threads for the copies
-# ---------------------------------------------------------------------------------------------
-# im2col and col2im are memory copies that NumPy runs on one core, while BLAS runs the GEMMs on
-# all of them: at 2 threads they were half of conv2d's time (benchmarks/conv_profile.py). NumPy
-# releases the GIL inside a copy or an add, so a few Python threads, each on its own block of
-# channels (disjoint memory), split them. Measured on the 64→64 3x3 layer at batch 32 with two
-# threads: col2im 15.1 → 8.4 ms, im2col 15 → 9.5 ms (load ≈ 1.3 on 2 cores).
-PARALLEL_MIN_ELEMENTS = 1 << 20  # smaller copies are not worth a thread hand-off
-COPY_THREADS = None              # None: as many as BLAS uses (OMP/OPENBLAS_NUM_THREADS, or cores)
-_pool = {"pid": None, "executor": None, "threads": 0}
-
-
-def copy_threads() -> int:
-    """Threads for the im2col/col2im copies: ``COPY_THREADS`` when set, else the BLAS thread
-    count from ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, else the usable cores."""
-    if COPY_THREADS is not None:
-        return max(1, int(COPY_THREADS))
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def over_channel_blocks(fn, channels: int, elements: int, xp) -> None:
-    """``fn(slice)`` for blocks of ``range(channels)`` that together cover it, run on
-    :func:`copy_threads` threads when the work (``elements``) is large and the arrays are NumPy's;
-    otherwise one call ``fn(slice(0, channels))``. Each block must touch disjoint memory."""
-    threads = min(copy_threads(), channels)
-    if threads < 2 or elements < PARALLEL_MIN_ELEMENTS or xp is not np:
-        fn(slice(0, channels))
-        return
-    if _pool["pid"] != os.getpid() or _pool["threads"] < threads:  # new after a fork
-        _pool.update(pid=os.getpid(), threads=threads,
-                     executor=ThreadPoolExecutor(threads, thread_name_prefix="minitorch-conv"))
-    bounds = [channels * i // threads for i in range(threads + 1)]
-    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    for future in [_pool["executor"].submit(fn, b) for b in blocks]:
-        future.result()  # re-raises a block's exception
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,15 +115,8 @@ def im2col(xpad, kernel, stride, dilation, out_hw):
     xp = array_module(xpad)
     n, c = xpad.shape[:2]
     windows = window_view(xpad, kernel, stride, dilation, out_hw)
-    # the one copy of im2col: the (C, kH, kW, N, OH, OW) strided view → contiguous, by blocks
-    # of channels on several threads when it is large
-    if windows.flags.c_contiguous:  # e.g. a 1x1 kernel, stride 1, no padding, one image
-        return windows.reshape(c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1])
-    cols = xp.empty(windows.shape, dtype=xpad.dtype)
-
-    def copy(ch):
-        cols[ch] = windows[ch]
-    over_channel_blocks(copy, c, cols.size, xp)
+    # the one copy of im2col: the (C, kH, kW, N, OH, OW) strided view → contiguous
+    cols = xp.ascontiguousarray(windows)
     return cols.reshape(c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1])
 
 
@@ -181,15 +129,12 @@ def col2im(dcols, padded_shape, kernel, stride, dilation, out_hw):
     n, c, hp, wp = padded_shape
     dcols = dcols.reshape(c, kh, kw, n, oh, ow)
     dxpad = xp.zeros((c, n, hp, wp), dtype=dcols.dtype)
-
-    def scatter(ch):  # one block of channels (blocks run on separate threads: disjoint memory)
-        for p in range(kh):
-            for q in range(kw):
-                # the pixels that kernel offset (p, q) read, for all output positions at once
-                rows = slice(p * dh, p * dh + (oh - 1) * sh + 1, sh)
-                cols = slice(q * dw, q * dw + (ow - 1) * sw + 1, sw)
-                dxpad[ch, :, rows, cols] += dcols[ch, p, q]
-    over_channel_blocks(scatter, c, dcols.size, xp)
+    for p in range(kh):
+        for q in range(kw):
+            # the pixels that kernel offset (p, q) read, for all output positions at once
+            rows = slice(p * dh, p * dh + (oh - 1) * sh + 1, sh)
+            cols = slice(q * dw, q * dw + (ow - 1) * sw + 1, sw)
+            dxpad[:, :, rows, cols] += dcols[:, p, q]
     return dxpad
 
 
