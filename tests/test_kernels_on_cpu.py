@@ -333,9 +333,11 @@ def test_sgemm_kernel_respects_leading_dimensions_wider_than_the_matrix(cpu, ent
 def test_sgemm_wrapper_batching_and_broadcasting_follow_torch(sa, sb):
     a, b = randn(*sa), randn(*sb)
     c = kernels.matmul(a, b)
-    ref = torch.matmul(torch.from_numpy(a), torch.from_numpy(b))
-    assert c.shape == tuple(ref.shape)
-    assert_f32(c, ref, f"{sa} @ {sb}")
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    assert c.shape == tuple(torch.matmul(ta, tb).shape)
+    # measured against |a|·|b|: a short dot product that cancels (the (5,) @ (5,) case drew one
+    # in a CI run: 2e-5 relative to its tiny result) says nothing about the kernel
+    assert_gemm(c, ta, tb, f"{sa} @ {sb}")
 
 
 def test_sgemm_wrapper_reads_transposed_views_in_place_and_copies_other_layouts(cpu):
