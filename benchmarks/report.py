@@ -148,8 +148,9 @@ def markdown(run: dict) -> str:
         if detail:
             legend += f" ({detail})"
     if show_load:
-        legend += ("; load = 1-minute load average before→after the row, ⚠ above the limit "
-                   "(other work shared the CPU: do not quote that row's ratio)")
+        legend += ("; load = 1-minute load average before→after the row (it counts this run "
+                   "too) and, in parentheses, the cores' worth of CPU other processes used "
+                   "during it; ⚠ = other work above the limit (do not quote that row's ratio)")
     lines += [legend, *[f"- {note}" for note in run.get("settings", {}).get("notes", [])], ""]
     head = ["op", "case", "pass"]
     head += [f"{n} median [min–max]" for n in names]
@@ -200,7 +201,10 @@ def fmt_load(ld: dict | None) -> str:
     if not ld:
         return ""
     f = lambda x: "?" if x is None else f"{x:.2f}"
-    return f"{f(ld.get('before'))}→{f(ld.get('after'))}" + (" ⚠" if ld.get("flagged") else "")
+    others = ld.get("others_cores")
+    return (f"{f(ld.get('before'))}→{f(ld.get('after'))}"
+            + ("" if others is None else f" (others {others:.2f})")
+            + (" ⚠" if ld.get("flagged") else ""))
 
 
 def load_lines(run: dict) -> list:

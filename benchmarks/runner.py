@@ -80,7 +80,10 @@ def progress_line(i: int, total: int, row: dict) -> str:
     parts += [f"{name}/{row['baseline']} {r:6.2f}" for name, r in row["ratio"].items()]
     ld = row.get("load")
     if ld:
-        parts.append(f"load {ld['before']}->{ld['after']}" + (" LOADED" if ld["flagged"] else ""))
+        others = ld.get("others_cores")
+        parts.append(f"load {ld['before']}->{ld['after']}"
+                     + ("" if others is None else f" others {others:.2f}")
+                     + (" LOADED" if ld["flagged"] else ""))
     return head + "  ".join(parts)
 
 
@@ -99,9 +102,10 @@ def run_cases(cases, plan: Plan, libs: dict | None = None, peak_gflops: float | 
     t0 = time.perf_counter()
     rows = []
     for i, case in enumerate(cases, 1):
-        before = read_load()
+        before, cpu_before = read_load(), load.cpu_sample()
         row = run_case(case, libs, plan, clock, probe, "torch", peak_gflops)
-        row["load"] = load.bracket(before, read_load(), n_cores)
+        row["load"] = load.bracket(before, read_load(), n_cores,
+                                   others=load.others_cores(cpu_before, load.cpu_sample()))
         rows.append(row)
         if log:
             log(progress_line(i, len(cases), row))

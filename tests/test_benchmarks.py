@@ -307,20 +307,45 @@ def test_thread_defaults(monkeypatch):
 def test_load_limit_refuses_a_busy_start_unless_forced():
     assert load.limit(2) == 1.0 and load.LIMIT_PER_CORE == 0.5
     assert not load.is_busy(1.0, 2) and load.is_busy(1.01, 2) and not load.is_busy(None, 2)
-    assert load.check_start(0.4, 2, force=False) is None
-    with pytest.raises(SystemExit, match=r"load average 3\.50 is above 1\.00 .*--force"):
-        load.check_start(3.5, 2, force=False)
-    note = load.check_start(3.5, 2, force=True)
-    assert "3.50" in note and "flagged" in note
-    assert load.bracket(0.2, 0.3, 2) == {"before": 0.2, "after": 0.3, "limit": 1.0,
-                                          "flagged": False}
+    never = lambda: pytest.fail("the others' CPU use is sampled only when the load is high")
+    assert load.check_start(0.4, 2, force=False, others=never) is None
+    busy_now, unknown, quiet_now = (lambda: 1.8), (lambda: None), (lambda: 0.1)
+    for others in (busy_now, unknown):
+        with pytest.raises(SystemExit, match=r"load average 3\.50 is above 1\.00 .*--force"):
+            load.check_start(3.5, 2, force=False, others=others)
+        note = load.check_start(3.5, 2, force=True, others=others)
+        assert "3.50" in note and "flagged" in note
+    # a high average left by work that has ended (e.g. the previous thread count's run)
+    note = load.check_start(1.9, 2, force=False, others=quiet_now)
+    assert "other processes use 0.10 cores now" in note
+    # rows: the others' CPU use decides when known; the load average when not
+    assert load.bracket(0.2, 0.3, 2) == {"before": 0.2, "after": 0.3, "others_cores": None,
+                                          "limit": 1.0, "flagged": False}
     assert load.bracket(0.2, 1.7, 2)["flagged"] and load.bracket(2.5, 0.1, 2)["flagged"]
+    assert not load.bracket(1.9, 2.0, 2, others=0.3)["flagged"]  # our own 2 threads' load
+    assert load.bracket(0.2, 0.3, 2, others=1.4)["flagged"]
+
+
+def test_others_cpu_use_excludes_our_own():
+    # (wall s, machine busy CPU-s, own CPU-s): 4 s in which the machine was busy 6 CPU-s, of
+    # which 4 were ours -> the others used 0.5 cores
+    assert load.others_cores((10.0, 100.0, 1.0), (14.0, 106.0, 5.0)) == 0.5
+    assert load.others_cores((10.0, 100.0, 1.0), (14.0, 103.0, 5.0)) == 0.0  # clock granularity
+    assert load.others_cores(None, (14.0, 106.0, 5.0)) is None
+    assert load.others_cores((10.0, 1.0, 1.0), (10.0, 1.0, 1.0)) is None
+    sample = load.cpu_sample()
+    if sample is not None:  # Linux: a busy loop of ours is not counted as the others'
+        t_end = sample[0] + 0.3
+        while load.cpu_sample()[0] < t_end:
+            pass
+        assert load.others_cores(sample, load.cpu_sample()) < load.cores()
 
 
 def test_cli_refuses_a_busy_machine(monkeypatch):
     for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY"):  # main() sets them: restore after
         monkeypatch.setenv(var, os.environ.get(var, "1"))
     monkeypatch.setattr(load, "read", lambda: 99.0)
+    monkeypatch.setattr(load, "sample_others", lambda: 5.0)
     with pytest.raises(SystemExit, match="pass --force"):
         cli.main(["--only", "overhead 1-element add forward", "--threads", "1",
                   "--repeats", "1", "--out", os.devnull])
@@ -328,6 +353,7 @@ def test_cli_refuses_a_busy_machine(monkeypatch):
 
 def test_rows_record_and_flag_their_load(monkeypatch):
     monkeypatch.setattr(load, "cores", lambda: 2)
+    monkeypatch.setattr(load, "cpu_sample", lambda: None)  # the load average decides
     readings = iter([0.1, 0.2, 0.3, 1.6])  # before/after of two rows; the second goes busy
     case = cases.Case("matmul", "x", "forward", dict, lambda L, data: (lambda: None))
     rows, _ = runner.run_cases([case, case], timing.Plan(min_repeats=1, max_repeats=1,
@@ -335,8 +361,8 @@ def test_rows_record_and_flag_their_load(monkeypatch):
                                libs={"minitorch": minitorch, "torch": torch}, memory=False,
                                log=None, read_load=lambda: next(readings))
     assert [r["load"] for r in rows] == [
-        {"before": 0.1, "after": 0.2, "limit": 1.0, "flagged": False},
-        {"before": 0.3, "after": 1.6, "limit": 1.0, "flagged": True}]
+        {"before": 0.1, "after": 0.2, "others_cores": None, "limit": 1.0, "flagged": False},
+        {"before": 0.3, "after": 1.6, "others_cores": None, "limit": 1.0, "flagged": True}]
     run = synthetic_run(rows)
     run["machine"]["load_average"] = [0.3, 0.2, 0.1]
     md = report.markdown(run)
@@ -344,6 +370,9 @@ def test_rows_record_and_flag_their_load(monkeypatch):
     assert "1 of 2 rows measured above the load limit 1" in md
     assert "LOADED" in runner.progress_line(2, 2, rows[1])
     assert "LOADED" not in runner.progress_line(1, 2, rows[0])
+    rows[0]["load"] = load.bracket(1.5, 1.9, 2, others=0.12)  # our own load, others quiet
+    md = report.markdown(synthetic_run(rows))
+    assert "1.50→1.90 (others 0.12) |" in md and "others 0.12" in runner.progress_line(1, 2, rows[0])
 
 
 @pytest.mark.parametrize("flags, vendor, family, per_cycle", [
