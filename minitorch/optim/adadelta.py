@@ -81,18 +81,13 @@ class Adadelta(Optimizer):
         lr = float(group["lr"])
         rho = group["rho"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
         state = self._init_state(p)
         param = p._data
         xp = array_module(param)
 
         state["step"]._data += 1
 
-        g = p.grad._data  # never modified: every change below makes a new array
-        if group["maximize"]:
-            g = xp.negative(g)
-        if weight_decay != 0:
-            g = g + weight_decay * param                      # g ← g + λθ
+        g = self._l2_gradient(p, group)                       # −g if maximize; g ← g + λθ
 
         v = state["square_avg"]._data
         u = state["acc_delta"]._data

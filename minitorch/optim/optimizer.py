@@ -215,6 +215,18 @@ class Optimizer:
         """One parameter's update: each optimizer's algorithm."""
         raise NotImplementedError
 
+    @staticmethod
+    def _l2_gradient(p: Tensor, group: dict):
+        """g = ∇θ f (−∇θ f with ``maximize``), then g ← g + λθ when ``weight_decay`` λ ≠ 0 (the
+        L2 penalty folded into the gradient). p.grad is never modified: each change is a new
+        array."""
+        g = p.grad._data
+        if group["maximize"]:
+            g = array_module(g).negative(g)
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p._data
+        return g
+
     def _scratch(self, like, slot: int):
         """A work array shaped and typed like the array ``like`` (on its device), for in-place
         updates with ``out=`` instead of a temporary per operation. Slot ``k`` is a view into

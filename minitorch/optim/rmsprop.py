@@ -98,7 +98,6 @@ class RMSprop(Optimizer):
         lr = float(group["lr"])
         alpha = group["alpha"]
         eps = group["eps"]
-        weight_decay = group["weight_decay"]
         momentum = group["momentum"]
         state = self._init_state(p, group)
         param = p._data
@@ -106,11 +105,7 @@ class RMSprop(Optimizer):
 
         state["step"]._data += 1
 
-        g = p.grad._data  # never modified: every change below makes a new array
-        if group["maximize"]:
-            g = xp.negative(g)
-        if weight_decay != 0:
-            g = g + weight_decay * param                      # g ← g + λθ
+        g = self._l2_gradient(p, group)                       # −g if maximize; g ← g + λθ
 
         v = state["square_avg"]._data
         xp.multiply(v, alpha, out=v)                          # v ← α v + (1 − α) g·g
