@@ -14,24 +14,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_compare import assert_close
+from torch_compare import assert_close, load_torch_weights
 
 import minitorch
 
 DTYPES = st.sampled_from(["float64", "float32"])
 SEEDS = st.integers(0, 2**31 - 1)
-
-
-def twin(torch_module, mt_module, dtype):
-    """Load torch's weights into the minitorch module (both cast to dtype)."""
-    torch_module.to(getattr(torch, dtype))
-    mt_module.to(getattr(minitorch, dtype))
-    state = {k: minitorch.tensor(v.detach().numpy()) for k, v in torch_module.state_dict().items()}
-    assert list(state) == list(mt_module.state_dict())  # torch's names, in torch's order
-    for k, v in mt_module.state_dict().items():
-        assert tuple(v.shape) == tuple(state[k].shape), k
-    mt_module.load_state_dict(state)
-    return torch_module, mt_module
 
 
 def flat(out):
@@ -102,7 +90,7 @@ def make(lib, c):
 def test_rnn_lstm_gru_match_torch(case, seed, dtype):
     c = case
     torch.manual_seed(seed % 1000)
-    t, m = twin(make(torch, c), make(minitorch, c), dtype)
+    t, m = load_torch_weights(make(torch, c), make(minitorch, c), dtype)
     if c["dropout"]:  # eval mode: dropout between layers is off, outputs must agree exactly
         t.eval()
         m.eval()
@@ -135,7 +123,7 @@ def test_rnn_lstm_gru_on_cuda_match_torch(mode, dtype):
     c = dict(mode=mode, L=5, N=3, I=4, H=6, layers=2, bidirectional=True, batch_first=True,
              bias=True, dropout=0.5, proj=2 if mode == "LSTM" else 0)
     torch.manual_seed(0)
-    t, m = twin(make(torch, c), make(minitorch, c), dtype)
+    t, m = load_torch_weights(make(torch, c), make(minitorch, c), dtype)
     t.eval(), m.cuda().eval()
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal((3, 5, 4)), rng.standard_normal((4, 3, c["proj"] or 6))]
@@ -167,7 +155,7 @@ def test_cells_match_torch_over_a_few_steps(case, seed, dtype):
     def build(lib):
         kw = dict(nonlinearity=nonlinearity) if nonlinearity else {}
         return getattr(lib.nn, kind)(c["I"], c["H"], bias=c["bias"], **kw)
-    t, m = twin(build(torch), build(minitorch), dtype)
+    t, m = load_torch_weights(build(torch), build(minitorch), dtype)
     rng = np.random.default_rng(seed)
     lead = () if c["unbatched"] else (c["N"],)
     inputs = [rng.standard_normal(lead + (c["I"],)) for _ in range(c["steps"])]
@@ -310,7 +298,7 @@ def test_state_can_be_carried_across_calls_and_detached():
     """word_language_model's loop: the final state of one call is the (detached) h0 of the next,
     which equals one call over the concatenated sequence."""
     torch.manual_seed(0)
-    t, m = twin(torch.nn.LSTM(3, 4, 2), minitorch.nn.LSTM(3, 4, 2), "float64")
+    t, m = load_torch_weights(torch.nn.LSTM(3, 4, 2), minitorch.nn.LSTM(3, 4, 2), "float64")
     x = np.random.default_rng(0).standard_normal((6, 2, 3))
     whole, (h_whole, c_whole) = m(minitorch.tensor(x))
     first, hidden = m(minitorch.tensor(x[:3]))

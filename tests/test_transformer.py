@@ -9,22 +9,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_compare import assert_close
+from torch_compare import assert_close, load_torch_weights
 
 import minitorch
 
 DTYPES = st.sampled_from(["float64", "float32"])
 SEEDS = st.integers(0, 2**31 - 1)
-
-
-def twin(torch_module, mt_module, dtype):
-    """Load torch's weights into the minitorch module (both cast to dtype)."""
-    torch_module.to(getattr(torch, dtype))
-    mt_module.to(getattr(minitorch, dtype))
-    state = {k: minitorch.tensor(v.detach().numpy()) for k, v in torch_module.state_dict().items()}
-    assert list(state) == list(mt_module.state_dict())  # torch's names, in torch's order
-    mt_module.load_state_dict(state)
-    return torch_module, mt_module
 
 
 def compare(torch_module, mt_module, inputs, dtype, seed, call):
@@ -81,7 +71,7 @@ def test_multihead_attention_matches_torch(case, seed, dtype):
     if c["unbatched"]:
         N = 1
     torch.manual_seed(seed % 1000)
-    t, m = twin(torch.nn.MultiheadAttention(E, H, bias=c["bias"], batch_first=c["batch_first"]),
+    t, m = load_torch_weights(torch.nn.MultiheadAttention(E, H, bias=c["bias"], batch_first=c["batch_first"]),
                 minitorch.nn.MultiheadAttention(E, H, bias=c["bias"],
                                                 batch_first=c["batch_first"]), dtype)
     rng = np.random.default_rng(seed)
@@ -133,7 +123,7 @@ def test_transformer_encoder_matches_torch(seed, dtype, activation, norm_first, 
                                     enable_nested_tensor=False)
     m = minitorch.nn.TransformerEncoder(minitorch.nn.TransformerEncoderLayer(E, H, **kw), layers,
                                         norm=minitorch.nn.LayerNorm(E) if final_norm else None)
-    t, m = twin(t, m, dtype)
+    t, m = load_torch_weights(t, m, dtype)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, L, E) if batch_first else (L, N, E))
     causal = np.triu(np.ones((L, L), dtype=bool), 1)  # True: may not attend (torch's MHA rule)
@@ -145,7 +135,7 @@ def test_transformer_encoder_matches_torch(seed, dtype, activation, norm_first, 
 
 def test_encoder_layer_with_key_padding_mask_matches_torch():
     torch.manual_seed(0)
-    t, m = twin(torch.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0),
+    t, m = load_torch_weights(torch.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0),
                 minitorch.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0), "float64")
     x = np.random.default_rng(1).standard_normal((3, 2, 4))
     kpm = np.array([[False, False, True], [False, True, True]])
@@ -234,7 +224,7 @@ def test_transformer_encoder_decoder_matches_torch(case, seed, dtype):
                   activation=c["activation"], batch_first=c["batch_first"],
                   norm_first=c["norm_first"], bias=c["bias"])
     torch.manual_seed(seed % 1000)
-    t_model, m_model = twin(torch.nn.Transformer(**kwargs), minitorch.nn.Transformer(**kwargs),
+    t_model, m_model = load_torch_weights(torch.nn.Transformer(**kwargs), minitorch.nn.Transformer(**kwargs),
                             dtype)
     rng = np.random.default_rng(seed)
     src = rng.standard_normal((N, S, E) if c["batch_first"] else (S, N, E))
@@ -284,6 +274,6 @@ def test_a_subclass_of_transformer_using_only_its_encoder_like_word_language_mod
         return Model()
 
     torch.manual_seed(0)
-    t_model, m_model = twin(build(torch), build(minitorch), "float64")
+    t_model, m_model = load_torch_weights(build(torch), build(minitorch), "float64")
     x = np.random.default_rng(1).standard_normal((5, 2, 6))
     compare(t_model, m_model, [x], "float64", 2, lambda L, model, s: model(s))

@@ -106,3 +106,16 @@ def check(fn, *arrays, dtype="float64", grad=None, rtol=None, seed=0, backward=T
         assert m.grad.device == where, f"grad of input {i} is on {m.grad.device}, not {where}"
         assert_close(m.grad, t.grad, dtype, rtol, what=f"grad of input {i}")
     return m_out, t_out
+
+
+def load_torch_weights(torch_module, mt_module, dtype: str):
+    """Cast both modules to ``dtype`` and load the torch module's state_dict into minitorch's,
+    checking that the names (in torch's order) and shapes agree. Returns both modules."""
+    torch_module.to(getattr(torch, dtype))
+    mt_module.to(getattr(minitorch, dtype))
+    state = {k: minitorch.tensor(v.detach().numpy()) for k, v in torch_module.state_dict().items()}
+    assert list(state) == list(mt_module.state_dict())  # torch's names, in torch's order
+    for k, v in mt_module.state_dict().items():
+        assert tuple(v.shape) == tuple(state[k].shape), k
+    mt_module.load_state_dict(state)
+    return torch_module, mt_module
