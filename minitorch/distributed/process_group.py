@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import sys
+import time
 
 from .errors import DistBackendError
 
@@ -114,6 +115,7 @@ def _abort_on_uncaught_exception(etype, value, tb) -> None:
     abort_job(f"{etype.__name__}: {value}", code=1)
 
 
+
 def abort_job(reason: str, code: int = 1) -> None:
     """End every rank of the job (MPI_Abort) after saying why on stderr. A world of one, or no
     group, just returns."""
@@ -122,6 +124,11 @@ def abort_job(reason: str, code: int = 1) -> None:
     b = _default.backend
     print(f"minitorch.distributed: rank {b.rank} of {b.world_size} failed ({reason}); "
           f"ending all {b.world_size} ranks", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # the launcher forwards each rank's output asynchronously, and MPI_Abort makes it kill every
+    # rank at once: give it a moment to pass on what this rank just wrote (a fresh clone's CI run
+    # lost this very line, and half the traceback, without the pause)
+    time.sleep(0.5)
     b.abort(code)
 
 
