@@ -57,17 +57,8 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _restore_group_defaults(self):
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-            for p in group["params"]:
-                state = self.state.get(p)
-                if state and not isinstance(state.get("step"), Tensor):  # an int from old code
-                    state["step"] = Tensor._make(np.array(float(state["step"]), np.float32))
-
+    group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+    tensor_step = True
     def _init_state(self, p: Tensor) -> dict:
         state = self.state[p]
         if len(state) == 0:  # lazily, on the first step that sees a gradient for p

@@ -94,20 +94,9 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _restore_group_defaults(self):
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
-            for p in group["params"]:
-                state = self.state.get(p)
-                if state and not isinstance(state.get("step"), Tensor):  # an int from old code
-                    state["step"] = Tensor._make(np.array(float(state["step"]), np.float32))
-
+    group_defaults = dict(amsgrad=False, maximize=False, foreach=None, capturable=False,
+                          differentiable=False, decoupled_weight_decay=False, fused=None)
+    tensor_step = True
     def _init_state(self, p: Tensor, amsgrad: bool) -> dict:
         state = self.state[p]
         if len(state) == 0:  # lazily, on the first step that sees a gradient for p

@@ -303,8 +303,21 @@ class Optimizer:
         self.param_groups = saved_groups
         self._restore_group_defaults()
 
+    # options an older state dict may lack, filled in on loading (torch's __setstate__), and
+    # whether per-parameter 'step' is a 0-dim tensor (an int from older code is converted)
+    group_defaults: dict = {}
+    tensor_step: bool = False
+
     def _restore_group_defaults(self) -> None:
-        """Subclasses fill options that an older state dict may lack (torch's __setstate__)."""
+        for group in self.param_groups:
+            for key, value in self.group_defaults.items():
+                group.setdefault(key, value)
+            if not self.tensor_step:
+                continue
+            for p in group["params"]:
+                state = self.state.get(p)
+                if state and not isinstance(state.get("step"), Tensor):  # an int from old code
+                    state["step"] = Tensor._make(np.array(float(state["step"]), np.float32))
 
     # ---- printing and pickling ------------------------------------------------------------
     def __getstate__(self):

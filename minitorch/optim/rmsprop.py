@@ -68,19 +68,9 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _restore_group_defaults(self):
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-            for p in group["params"]:
-                state = self.state.get(p)
-                if state and not isinstance(state.get("step"), Tensor):  # an int from old code
-                    state["step"] = Tensor._make(np.array(float(state["step"]), np.float32))
-
+    group_defaults = dict(momentum=0, centered=False, foreach=None, maximize=False,
+                          differentiable=False, capturable=False)
+    tensor_step = True
     def _init_state(self, p: Tensor, group: dict) -> dict:
         state = self.state[p]
         xp = array_module(p._data)

@@ -55,14 +55,8 @@ class SGD(Optimizer):
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    def _restore_group_defaults(self):
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
-
+    group_defaults = dict(nesterov=False, maximize=False, foreach=None, differentiable=False,
+                          fused=False)
     def _update(self, p: Tensor, group: dict) -> None:
         lr = float(group["lr"])
         momentum = group["momentum"]
