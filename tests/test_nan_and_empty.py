@@ -54,6 +54,26 @@ def test_relu_backward_with_an_infinite_gradient_leaves_zeros_where_the_input_is
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bad", ["none", "inf", "nan", "huge"])
+def test_relu_backward_of_a_large_tensor_matches_torch_with_bad_gradients(bad, dtype):
+    """Large arrays take ReLU's multiply-by-mask path; inf/NaN gradients (and finite ones whose
+    sum overflows) must still give torch's threshold_backward, bit for bit."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(5000).astype(dtype)
+    x[[3, 10, 20]] = [0.0, np.nan, -0.0]
+    g = rng.standard_normal(5000).astype(dtype)
+    where = np.flatnonzero(x <= 0)[:50].tolist() + np.flatnonzero(x > 0)[:50].tolist() + [10]
+    g[where] = {"none": g[where], "inf": np.inf, "nan": np.nan,
+                "huge": np.finfo(dtype).max}[bad]
+    grads = []
+    for L in (torch, minitorch):
+        xt = L.tensor(x, requires_grad=True)
+        L.relu(xt).backward(L.tensor(g))
+        grads.append(xt.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("op", ["max", "min", "argmax", "argmin"])
 def test_reducing_a_non_empty_dim_of_an_empty_tensor_gives_empty_results(op, keepdim):

@@ -109,21 +109,29 @@ class Adam(Optimizer):
         return state
 
     def _update(self, p: Tensor, group: dict) -> None:
+        state = self._init_state(p, group["amsgrad"])
+        state["step"]._data += 1
+        t = float(state["step"]._data)
+        moments = [state[name]._data for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+                   if name in state]
+        # block by block (Optimizer._blocks): the same operations, with the arrays in cache
+        for arrays in self._blocks(p._data, p.grad._data, *moments):
+            self._update_arrays(group, t, *arrays)
+        for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            if name in state:
+                state[name]._bump_version()
+        p._bump_version()
+
+    def _update_arrays(self, group: dict, t: float, param, g, m, v, v_max=None) -> None:
+        """The algorithm above on arrays (or matching blocks of them), at step t."""
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
         eps = group["eps"]
         weight_decay = group["weight_decay"]
-        amsgrad = group["amsgrad"]
-        state = self._init_state(p, amsgrad)
-        param = p._data
         xp = array_module(param)
-
-        state["step"]._data += 1
-        t = float(state["step"]._data)
-
         # In place, with out= into the optimizer's scratch arrays (Optimizer._scratch): the same
         # operations in the same order as the formulas above, so the rounding is unchanged.
-        g = p.grad._data  # never modified: a changed g goes to the scratch array sg
+        # g (the gradient) is never modified: a changed g goes to the scratch array 0.
         if group["maximize"]:
             g = xp.negative(g, out=self._scratch(param, 0))
         if weight_decay != 0:
@@ -133,8 +141,6 @@ class Adam(Optimizer):
                 decay = xp.multiply(param, weight_decay, out=self._scratch(param, 1))
                 g = xp.add(g, decay, out=self._scratch(param, 0))
 
-        m = state["exp_avg"]._data
-        v = state["exp_avg_sq"]._data
         work = self._scratch(param, 1)
         xp.subtract(g, m, out=work)            # m ← β₁ m + (1 − β₁) g, as torch's lerp_:
         work *= 1 - beta1                      #   m + (1 − β₁)(g − m)
@@ -149,8 +155,7 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
 
-        if amsgrad:
-            v_max = state["max_exp_avg_sq"]._data
+        if v_max is not None:                  # amsgrad
             xp.maximum(v_max, v, out=v_max)
             v = v_max
         denom = xp.sqrt(v, out=work)           # denom = √v / √c₂ + ε
@@ -159,11 +164,6 @@ class Adam(Optimizer):
         update = xp.multiply(m, -step_size, out=self._scratch(param, 2))
         update /= denom                        # θ ← θ − (γ / c₁) m / denom
         param += update
-
-        for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
-            if name in state:
-                state[name]._bump_version()
-        p._bump_version()
 
 
 class AdamW(Adam):

@@ -227,6 +227,28 @@ class Optimizer:
             g = g + group["weight_decay"] * p._data
         return g
 
+    #: elements per block of :meth:`_blocks` (128 KiB of float32 per array)
+    block_size = 1 << 15
+
+    @classmethod
+    def _blocks(cls, *arrays):
+        """Matching flat slices of equally shaped arrays, ``block_size`` elements at a time.
+
+        An update such as Adam's is a dozen elementwise passes; run over a whole 8 MB parameter,
+        each pass streams every array through memory again. Run block by block, the handful of
+        arrays of one block stay in the core's cache for all the passes: the same operations on
+        the same elements in the same order (so the same bits), with a third less time for
+        the CIFAR Net (``benchmarks`` row "optimizer"). CuPy arrays, and NumPy arrays that are
+        not C-contiguous (a flat view of them would be a copy), come back whole, as one block.
+        """
+        if array_module(arrays[0]) is not np or arrays[0].size <= cls.block_size \
+                or not all(a.flags.c_contiguous for a in arrays):
+            yield arrays
+            return
+        flat = [a.reshape(-1) for a in arrays]
+        for start in range(0, flat[0].size, cls.block_size):
+            yield tuple(f[start:start + cls.block_size] for f in flat)
+
     def _scratch(self, like, slot: int):
         """A work array shaped and typed like the array ``like`` (on its device), for in-place
         updates with ``out=`` instead of a temporary per operation. Slot ``k`` is a view into
