@@ -733,8 +733,11 @@ class LogSoftmax(ArrayFunction):
     def forward(ctx, x, dim):
         xp = array_module(x)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            z = _shifted(x, dim)
-            y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+            z = _shifted(x, dim)                     # a new array: updated in place below
+            e = xp.exp(z)
+            log_sum = xp.log(e.sum(axis=dim, keepdims=True))
+            y = z if z is not x else z.copy()
+            y -= log_sum                             # (fewer fresh arrays: each costs page faults)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -743,7 +746,9 @@ class LogSoftmax(ArrayFunction):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         xp = array_module(y)
-        return g - xp.exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
+        dx = xp.exp(y)                               # softmax(x), then in place:
+        dx *= g.sum(axis=ctx.dim, keepdims=True)     #   softmax(x) · Σᵢ gᵢ
+        return xp.subtract(g, dx, out=dx), None      #   g − softmax(x) · Σᵢ gᵢ
 
 
 
