@@ -81,6 +81,28 @@ def test_seed_network_layers(cin, cout, size, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("stride", [1, 2, (3, 2)])
+@pytest.mark.parametrize("size", [(7, 7), (8, 5)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_1x1(size, stride, bias, dtype):
+    """1x1 kernels without padding take their own path (one GEMM per image, no im2col): every
+    stride, with and without bias, odd and even sizes (a strided 1x1 skips rows and columns)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 16) + size)
+    w = rng.standard_normal((24, 16, 1, 1)) / 4
+    b = rng.standard_normal(24)
+    check(conv(0, stride, bias=bias), *((x, w, b) if bias else (x, w)), dtype=dtype)
+
+
+def test_pointwise_1x1_gradient_of_only_some_inputs():
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((3, 4, 1, 1)), \
+        rng.standard_normal(3)
+    for grad in [(True, False, False), (False, True, False), (False, False, True)]:
+        check(conv(0, 2), x, w, b, grad=grad)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_depthwise(dtype):
     """groups = in_channels: each channel has its own kernels (here 2 per channel)."""
     rng = np.random.default_rng(1)

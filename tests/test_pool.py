@@ -215,6 +215,18 @@ def test_errors(shape, kwargs, error, match):
         minitorch.nn.functional.max_pool2d(minitorch.zeros(*shape), **kwargs)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape,kernel", [((2, 3, 8, 6), 2), ((2, 3, 6, 9), 3),
+                                          ((1, 2, 4, 9), (2, 3)), ((2, 2, 5, 5), 1)])
+def test_windows_that_tile_the_input(shape, kernel, dtype):
+    """Stride = kernel, no padding, sizes that are multiples of the kernel (windows that never
+    overlap): with random values and with many ties."""
+    rng = np.random.default_rng(3)
+    fn = lambda L, x: L.nn.functional.max_pool2d(x, kernel)
+    check(fn, distinct_values(rng, shape), dtype=dtype)
+    check(fn, rng.integers(0, 3, shape).astype(float), dtype=dtype)  # many ties
+
+
 def test_infinite_gradient_reaches_only_the_winner():
     """An inf (or NaN) gradient must not turn the window's other positions into NaN (inf · 0)."""
     x = np.array([[[[1., 2.], [3., 4.]]]])

@@ -203,6 +203,9 @@ class Conv2d(ArrayFunction):
     def forward_cpu(ctx, x, weight, bias):
         geo = ctx.geometry
         xp = array_module(x, weight)
+        ctx.pointwise = geo.R == geo.S == 1 and geo.G == 1 and not any(geo.pads)
+        if ctx.pointwise:
+            return Conv2d.forward_pointwise(ctx, x, weight, bias)
         n, o, groups = geo.N, geo.O, geo.G
         k_g = geo.C // groups * geo.R * geo.S
         m = n * geo.P * geo.Q
@@ -223,6 +226,8 @@ class Conv2d(ArrayFunction):
 
     @staticmethod
     def backward_cpu(ctx, grad):
+        if ctx.pointwise:
+            return Conv2d.backward_pointwise(ctx, grad)
         cols, weight = ctx.saved_tensors
         geo = ctx.geometry
         xp = array_module(grad)
@@ -253,6 +258,49 @@ class Conv2d(ArrayFunction):
             # crop the padding and return to NCHW in one copy
             dx = xp.ascontiguousarray(
                 dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3))
+        return dx, dw, db
+
+    # ---- CPU, 1x1 kernels without padding: no im2col at all -------------------------------
+    @staticmethod
+    def forward_pointwise(ctx, x, weight, bias):
+        """A 1x1 kernel reads one pixel: y[n] = w2 @ xs[n], w2 (O, C), xs[n] (C, OH·OW) the image
+        (every sH-th row and sW-th column of it). One GEMM per image, written in NCHW directly:
+        no column matrix, no transposes; backward keeps xs (no larger than x)."""
+        geo = ctx.geometry
+        xp = array_module(x, weight)
+        n, o, pq = geo.N, geo.O, geo.P * geo.Q
+        xs = x if geo.stride == (1, 1) else x[:, :, ::geo.sh, ::geo.sw][:, :, :geo.P, :geo.Q]
+        xs = xp.ascontiguousarray(xs).reshape(n, geo.C, pq)
+        w2 = weight.reshape(o, geo.C)
+        y = xp.matmul(w2, xs)                                            # (N, O, OH·OW)
+        if bias is not None:
+            y += bias.reshape(o, 1)
+        needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(xs if needs_w else None, weight if needs_x else None)
+        return y.reshape(n, o, geo.P, geo.Q)
+
+    @staticmethod
+    def backward_pointwise(ctx, grad):
+        """dL/dxs[n] = w2ᵀ @ g[n],  dL/dw2 = Σₙ g[n] @ xs[n]ᵀ,  dL/db = Σ_{n,i,j} g; dL/dx puts
+        dL/dxs back at the pixels xs read (zeros elsewhere when strided)."""
+        xs, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        xp = array_module(grad)
+        n, o, pq = geo.N, geo.O, geo.P * geo.Q
+        g = grad.reshape(n, o, pq)
+        needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        if needs_b:
+            db = g.sum(axis=(0, 2))
+        if needs_w:
+            dw = xp.matmul(g, xs.swapaxes(1, 2)).sum(axis=0).reshape(o, geo.C, 1, 1)
+        if needs_x:
+            dxs = xp.matmul(weight.reshape(o, geo.C).T, g).reshape(n, geo.C, geo.P, geo.Q)
+            if geo.stride == (1, 1):
+                dx = dxs
+            else:
+                dx = xp.zeros((n, geo.C, geo.H, geo.W), dtype=grad.dtype)
+                dx[:, :, :geo.P * geo.sh:geo.sh, :geo.Q * geo.sw:geo.sw] = dxs
         return dx, dw, db
 
     # ---- CUDA: our implicit-GEMM kernels ----------------------------------------------------
