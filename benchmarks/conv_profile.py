@@ -2,9 +2,9 @@
 
     .venv/bin/python -m benchmarks.conv_profile [--threads 1,2] [--repeats 7] [--force]
 
-Each phase of ``Conv2d.forward_cpu`` / ``backward_cpu`` (minitorch/nn/functional/conv.py) is run
-on its own, on the arrays the previous phase produced, with the same helper functions and calls;
-the median over ``--repeats`` is shown in ms, beside the whole minitorch forward+backward and
+``Conv2d.forward_cpu`` / ``backward_cpu`` (minitorch/nn/functional/conv.py) are run chunk by chunk
+as they run, with a clock around each step (``cpu_phase_times``, kept beside that code); each
+phase's median over ``--repeats`` is shown in ms, beside the whole minitorch forward+backward and
 torch's, timed alternately in the same process (float32, input and weight gradients, bias).
 Thread counts other than the current one run in child processes (NumPy's BLAS reads its thread
 count at import). The load-average rule of ``python -m benchmarks`` applies (``--force``).
@@ -52,8 +52,8 @@ def profile_shape(shape, repeats):
     from minitorch.backend.geometry import conv2d_geometry
     geo = conv2d_geometry(x.shape, w.shape, b.shape, (s, s), (pad, pad), (1, 1), 1)
     g = rng.standard_normal((n, o, geo.P, geo.Q), dtype=np.float32)
-    phases = C.cpu_phases(geo, x, w, b, g)  # [(name, fn)], each fn runs one phase
-    row = {name: median_ms(fn, repeats) for name, fn in phases}
+    runs = [C.cpu_phase_times(geo, x, w, b, g) for _ in range(repeats + 1)][1:]  # {phase: s}
+    row = {name: 1e3 * sorted(r[name] for r in runs)[len(runs) // 2] for name in runs[0]}
 
     def whole(L):
         xt = L.from_numpy(x).requires_grad_()

@@ -80,6 +80,33 @@ def test_seed_network_layers(cin, cout, size, dtype):
     check(conv(1), x, w, b, dtype=dtype)
 
 
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding=(2, 0), stride=2, dilation=2),
+                                    dict(padding=1, groups=2), dict(padding="same")])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batch_in_chunks(images_per_chunk, kwargs, dtype, monkeypatch):
+    """The CPU path works through a large batch a few images at a time (Conv2d.chunks): 5 images
+    in chunks of 1, or of 2 with a remainder, give torch's output and gradients (backward
+    rebuilds each chunk's columns from the kept input)."""
+    from minitorch.nn.functional.conv import Conv2d
+    n, c, o, k, size = 5, 4, 6, 3, 7
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((n, c, size, size)), rng.standard_normal((o, c // kwargs.get(
+        "groups", 1), k, k)), rng.standard_normal(o)
+    p, q = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kwargs).shape[2:]
+    monkeypatch.setattr(Conv2d, "chunk_elements", images_per_chunk * c * k * k * p * q)
+    monkeypatch.setattr(Conv2d, "chunk_above", 0)
+    seen = []
+    chunks = Conv2d.chunks
+    monkeypatch.setattr(Conv2d, "chunks", staticmethod(
+        lambda geo, xp: seen.append(chunks(geo, xp)) or seen[-1]))
+    fn = lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, **kwargs)
+    check(fn, x, w, b, dtype=dtype)
+    expected = [(i, i + 1) for i in range(5)] if images_per_chunk == 1 else \
+        [(0, 2), (2, 4), (4, 5)]
+    assert seen == [expected, expected]  # forward and backward
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("stride", [1, 2, (3, 2)])
 @pytest.mark.parametrize("size", [(7, 7), (8, 5)])

@@ -66,7 +66,9 @@ im2col read. Cropping the padding off and transposing back to NCHW (one copy) gi
 
 Memory: forward keeps ``cols`` (kH·kW times the input) for dL/dw instead of rebuilding it in
 backward; it keeps it only when the weight needs a gradient, and keeps the weight only when the
-input needs one.
+input needs one. A batch whose ``cols`` would be large is done in chunks of images instead
+(``Conv2d.chunks``): the same sums, chunk by chunk, and backward rebuilds each chunk's columns.
+1x1 kernels without padding need no columns at all (``Conv2d.forward_pointwise``).
 Where the time goes, and what did not pay
 -----------------------------------------
 ``python -m benchmarks.conv_profile`` times each phase (``cpu_phases`` below mirrors the code).
@@ -130,33 +132,46 @@ def window_view(xpad, kernel, stride, dilation, out_hw):
         strides=(b_c, dh * b_h, dw * b_w, b_n, sh * b_h, sw * b_w))
 
 
-def im2col(xpad, kernel, stride, dilation, out_hw):
+def im2col(xpad, kernel, stride, dilation, out_hw, out=None):
     """cols (C·kH·kW, N·OH·OW): column (n, i, j) is the window under output pixel (i, j) of
-    image n, row (c, p, q) is kernel tap (p, q) of channel c."""
+    image n, row (c, p, q) is kernel tap (p, q) of channel c. ``out``: a flat buffer of at least
+    that many elements to write into (its first C·kH·kW·N·OH·OW entries), instead of a new array."""
     xp = array_module(xpad)
     n, c = xpad.shape[:2]
     windows = window_view(xpad, kernel, stride, dilation, out_hw)
     # the one copy of im2col: the (C, kH, kW, N, OH, OW) strided view → contiguous
-    cols = xp.ascontiguousarray(windows)
+    if out is None:
+        cols = xp.ascontiguousarray(windows)
+    else:
+        cols = out[:windows.size].reshape(windows.shape)
+        xp.copyto(cols, windows)
     return cols.reshape(c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1])
 
 
-def col2im(dcols, padded_shape, kernel, stride, dilation, out_hw):
-    """The adjoint of im2col: dcols (C·kH·kW, N·OH·OW) → dxpad, laid out (C, N, Hp, Wp) like
-    dcols, summing the gradients of every copy im2col made of a pixel. One strided add per
-    kernel offset."""
-    xp = array_module(dcols)
+def col2im_add(dcols, dxpad_cn, kernel, stride, dilation, out_hw):
+    """The adjoint of im2col, added into ``dxpad_cn`` (C, N, Hp, Wp) — any strides, e.g. a
+    transposed view of an NCHW array: each kernel offset's (C, N, OH, OW) slab of dcols
+    (C·kH·kW, N·OH·OW) is added to the strided slice of pixels im2col read for it. A pixel that
+    im2col copied into several columns gets the sum of their gradients."""
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    n, c, hp, wp = padded_shape
+    c, n = dxpad_cn.shape[:2]
     dcols = dcols.reshape(c, kh, kw, n, oh, ow)
-    dxpad = xp.zeros((c, n, hp, wp), dtype=dcols.dtype)
     for p in range(kh):
         for q in range(kw):
             # the pixels that kernel offset (p, q) read, for all output positions at once
             rows = slice(p * dh, p * dh + (oh - 1) * sh + 1, sh)
             cols = slice(q * dw, q * dw + (ow - 1) * sw + 1, sw)
-            dxpad[:, :, rows, cols] += dcols[:, p, q]
-    return dxpad
+            dxpad_cn[:, :, rows, cols] += dcols[:, p, q]
+    return dxpad_cn
+
+
+def col2im(dcols, padded_shape, kernel, stride, dilation, out_hw):
+    """The adjoint of im2col: dcols (C·kH·kW, N·OH·OW) → dxpad, laid out (C, N, Hp, Wp) like
+    dcols, summing the gradients of every copy im2col made of a pixel. One strided add per
+    kernel offset (:func:`col2im_add` into zeros)."""
+    n, c, hp, wp = padded_shape
+    dxpad = array_module(dcols).zeros((c, n, hp, wp), dtype=dcols.dtype)
+    return col2im_add(dcols, dxpad, kernel, stride, dilation, out_hw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +214,31 @@ class Conv2d(ArrayFunction):
         return dx, dw, db
 
     # ---- CPU (and generic CuPy): im2col + GEMM ---------------------------------------------
+    #: entries of one chunk's column matrix (4 MiB of float32), and the size of the whole
+    #: batch's column matrix above which the batch is cut into chunks; see :meth:`chunks`
+    chunk_elements = 1 << 20
+    chunk_above = 6 << 20
+
+    @staticmethod
+    def chunks(geo: ConvGeometry, xp) -> list:
+        """The image ranges [n0, n1) the CPU path works on, one after another.
+
+        A column matrix larger than ``chunk_above`` entries (kH·kW times the input: 75 MB for
+        64→64 3x3 @32 at batch 32) is written once and read once, from memory, and a fresh
+        array that size costs page faults on every call. Cut into chunks of as many images as
+        make about ``chunk_elements`` entries (at least one image), each chunk's cols stays in
+        the cache between im2col and its GEMM, and one buffer serves every chunk; backward then
+        rebuilds each chunk's cols instead of keeping the whole batch's from forward (one more
+        copy, from the cache, and 9x less memory held between forward and backward). Measured
+        on the 2-core test machine at 1 thread: 9-16% faster on the layers above the
+        threshold, 6-30% slower on smaller ones (smaller GEMMs, the extra copy) — hence one
+        chunk there, and on a GPU (CuPy)."""
+        per_image = geo.C * geo.R * geo.S * geo.P * geo.Q
+        if xp is not np or geo.N * per_image <= Conv2d.chunk_above:
+            return [(0, geo.N)]
+        step = max(1, Conv2d.chunk_elements // max(per_image, 1))
+        return [(n0, min(geo.N, n0 + step)) for n0 in range(0, geo.N, step)]
+
     @staticmethod
     def forward_cpu(ctx, x, weight, bias):
         geo = ctx.geometry
@@ -206,58 +246,84 @@ class Conv2d(ArrayFunction):
         ctx.pointwise = geo.R == geo.S == 1 and geo.G == 1 and not any(geo.pads)
         if ctx.pointwise:
             return Conv2d.forward_pointwise(ctx, x, weight, bias)
-        n, o, groups = geo.N, geo.O, geo.G
+        n, o, groups, pq = geo.N, geo.O, geo.G, geo.P * geo.Q
         k_g = geo.C // groups * geo.R * geo.S
-        m = n * geo.P * geo.Q
         xpad = pad2d(x, geo.pads)
-        cols = im2col(xpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)  # (C·kH·kW, M)
-        cols = cols.reshape(groups, k_g, m)                                     # (G, K_g, M)
-        w2 = weight.reshape(groups, o // groups, k_g)                          # (G, O/G, K_g)
-        y_cn = xp.matmul(w2, cols).reshape(o, n, geo.P * geo.Q)               # one GEMM per group
-        if bias is not None:
-            y_cn += bias.reshape(o, 1, 1)  # here each bias value covers one contiguous row
-        # the one transpose: (O, N, OH·OW) → (N, O, OH·OW), whole planes stay contiguous
-        y = xp.empty((n, o, geo.P * geo.Q), dtype=y_cn.dtype)
-        y[...] = y_cn.transpose(1, 0, 2)
-        # keep only what backward will read: cols for dL/dw, the weight for dL/dx
+        w2 = weight.reshape(groups, o // groups, k_g)                      # (G, O/G, K_g)
+        y = xp.empty((n, o, pq), dtype=xp.result_type(x, weight))
+        chunks = Conv2d.chunks(geo, xp)
+        buffer = None if len(chunks) == 1 else xp.empty(  # one chunk: cols is kept for backward
+            k_g * groups * (chunks[0][1] - chunks[0][0]) * pq, dtype=x.dtype)
+        for n0, n1 in chunks:
+            m = (n1 - n0) * pq
+            cols = im2col(xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
+                          out=buffer).reshape(groups, k_g, m)              # (G, K_g, m)
+            y_cn = xp.matmul(w2, cols).reshape(o, n1 - n0, pq)             # one GEMM per group
+            if bias is not None:
+                y_cn += bias.reshape(o, 1, 1)  # here each bias value covers one contiguous row
+            # (O, n, OH·OW) → (n, O, OH·OW): whole planes stay contiguous
+            y[n0:n1] = y_cn.transpose(1, 0, 2)
+        # keep only what backward will read: for dL/dw the columns (one chunk) or the padded
+        # input (several: backward rebuilds each chunk's), for dL/dx the weight
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.save_for_backward(cols if needs_w else None, weight if needs_x else None)
+        ctx.cols_kept = len(chunks) == 1
+        ctx.save_for_backward((cols if ctx.cols_kept else xpad) if needs_w else None,
+                              weight if needs_x else None)
         return y.reshape(n, o, geo.P, geo.Q)
 
     @staticmethod
     def backward_cpu(ctx, grad):
         if ctx.pointwise:
             return Conv2d.backward_pointwise(ctx, grad)
-        cols, weight = ctx.saved_tensors
+        cols_or_xpad, weight = ctx.saved_tensors
         geo = ctx.geometry
         xp = array_module(grad)
-        n, o, groups = geo.N, geo.O, geo.G
+        n, o, groups, pq = geo.N, geo.O, geo.G, geo.P * geo.Q
+        k_g = geo.C // groups * geo.R * geo.S
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         dx = dw = db = None
-        if not (needs_x or needs_w):
-            return dx, dw, grad.sum(axis=(0, 2, 3)) if needs_b else None
-        # dL/dy in the layout of Y: (N, O, OH, OW) → (O, N, OH, OW) → (G, O/G, M)
-        p = geo.P * geo.Q
-        g2 = xp.empty((o, n, p), dtype=grad.dtype)
-        g2[...] = grad.reshape(n, o, p).transpose(1, 0, 2)
-        g2 = g2.reshape(groups, o // groups, n * p)
+        g3 = grad.reshape(n, o, pq)
         if needs_b:
-            db = g2.reshape(o, n * p).sum(axis=1)  # rows of g2 are contiguous: a fast reduction
+            db = g3.sum(axis=(0, 2))
+        if not (needs_x or needs_w):
+            return dx, dw, db
+        chunks = Conv2d.chunks(geo, xp)
+        size = k_g * groups * (chunks[0][1] - chunks[0][0]) * pq
         if needs_w:
-            # dw = G2 @ colsᵀ. We form its transpose cols @ G2ᵀ (G, K_g, O/G), which OpenBLAS
-            # computes 15-20% faster for these shapes, and transpose the small result
-            dw = xp.matmul(cols, g2.swapaxes(-1, -2)).swapaxes(-1, -2)   # (G, O/G, K_g)
-            dw = dw.reshape(o, geo.C // groups, geo.R, geo.S)
+            buffer = None if ctx.cols_kept else xp.empty(size, dtype=grad.dtype)
         if needs_x:
-            k_g = geo.C // groups * geo.R * geo.S
-            w2 = weight.reshape(groups, o // groups, k_g)                # (G, O/G, K_g)
-            dcols = xp.matmul(w2.swapaxes(-1, -2), g2)                   # (G, K_g, M)
-            dxpad = col2im(dcols, geo.padded_shape, geo.kernel, geo.stride, geo.dilation,
-                           geo.out_hw)                                   # (C, N, Hp, Wp)
+            w2t = weight.reshape(groups, o // groups, k_g).swapaxes(-1, -2)   # (G, K_g, O/G)
+            dx = xp.empty((n, geo.C, geo.H, geo.W), dtype=grad.dtype)
+            dcols_buffer = xp.empty(size, dtype=grad.dtype)
+            _, _, hp, wp = geo.padded_shape
+            dxpad_buffer = xp.empty(geo.C * (chunks[0][1] - chunks[0][0]) * hp * wp,
+                                    dtype=grad.dtype)
             top, _, left, _ = geo.pads
-            # crop the padding and return to NCHW in one copy
-            dx = xp.ascontiguousarray(
-                dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3))
+        for n0, n1 in chunks:
+            m = (n1 - n0) * pq
+            # dL/dy of these images in the layout of Y: (n, O, OH·OW) → (O, n, OH·OW)
+            g2 = xp.empty((o, n1 - n0, pq), dtype=grad.dtype)
+            g2[...] = g3[n0:n1].transpose(1, 0, 2)
+            g2 = g2.reshape(groups, o // groups, m)                           # (G, O/G, m)
+            if needs_w:
+                cols = cols_or_xpad if ctx.cols_kept else im2col(
+                    cols_or_xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
+                    out=buffer).reshape(groups, k_g, m)
+                # dw += G2 @ colsᵀ. We form its transpose cols @ G2ᵀ (G, K_g, O/G), which
+                # OpenBLAS computes 15-20% faster for these shapes, and transpose the small result
+                part = xp.matmul(cols, g2.swapaxes(-1, -2)).swapaxes(-1, -2)  # (G, O/G, K_g)
+                dw = part if dw is None else dw + part
+            if needs_x:
+                dcols = xp.matmul(w2t, g2, out=dcols_buffer[:groups * k_g * m].reshape(
+                    groups, k_g, m))                                          # (G, K_g, m)
+                # col2im into a zeroed (C, n, Hp, Wp) buffer laid out like dcols, then crop the
+                # padding and return to NCHW in one copy
+                dxpad = dxpad_buffer[:geo.C * (n1 - n0) * hp * wp].reshape(geo.C, n1 - n0, hp, wp)
+                dxpad.fill(0)
+                col2im_add(dcols, dxpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+                dx[n0:n1] = dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3)
+        if needs_w:
+            dw = dw.reshape(o, geo.C // groups, geo.R, geo.S)
         return dx, dw, db
 
     # ---- CPU, 1x1 kernels without padding: no im2col at all -------------------------------
@@ -328,57 +394,69 @@ class Conv2d(ArrayFunction):
         return dx, dw, db
 
 
-def cpu_phases(geo: ConvGeometry, x, weight, bias, grad) -> list:
-    """``[(phase name, fn)]``: the CPU path's forward and backward cut into phases, each ``fn``
-    running one phase on the arrays the previous phases made (for ``benchmarks/conv_profile.py``;
-    groups = 1, input, weight and bias gradients). Kept beside the code it mirrors."""
+def cpu_phase_times(geo: ConvGeometry, x, weight, bias, grad) -> dict:
+    """``{phase: seconds}`` for one run of the CPU path's forward and backward (groups = 1,
+    input, weight and bias gradients), chunk by chunk as ``forward_cpu``/``backward_cpu`` run it,
+    with a clock around each step (for ``benchmarks/conv_profile.py``; kept beside the code it
+    mirrors)."""
+    import time
+    from collections import defaultdict
     xp = array_module(x)
-    n, o, pq = geo.N, geo.O, geo.P * geo.Q
-    k_g = geo.C * geo.R * geo.S
-    a = {}
+    n, o, pq, k = geo.N, geo.O, geo.P * geo.Q, geo.C * geo.R * geo.S
+    spent = defaultdict(float)
+    clock = [time.perf_counter()]
 
-    def pad():
-        a["xpad"] = pad2d(x, geo.pads)
+    def lap(name):
+        now = time.perf_counter()
+        spent[name] += now - clock[0]
+        clock[0] = now
 
-    def im2col_():
-        a["cols"] = im2col(a["xpad"], geo.kernel, geo.stride, geo.dilation, geo.out_hw)
-
-    def gemm_fwd():
-        a["y_cn"] = xp.matmul(weight.reshape(o, k_g), a["cols"]).reshape(o, n, pq)
-
-    def bias_():
-        a["y_cn"] += bias.reshape(o, 1, 1)
-
-    def to_nchw():
-        y = xp.empty((n, o, pq), dtype=x.dtype)
-        y[...] = a["y_cn"].transpose(1, 0, 2)
-
-    def grad_to_cn():
-        g2 = xp.empty((o, n, pq), dtype=grad.dtype)
-        g2[...] = grad.reshape(n, o, pq).transpose(1, 0, 2)
-        a["g2"] = g2.reshape(o, n * pq)
-
-    def db():
-        a["g2"].sum(axis=1)
-
-    def gemm_dw():
-        a["dw"] = xp.matmul(a["cols"], a["g2"].T).T
-
-    def gemm_dcols():
-        a["dcols"] = xp.matmul(weight.reshape(o, k_g).T, a["g2"])
-
-    def col2im_():
-        a["dxpad"] = col2im(a["dcols"], geo.padded_shape, geo.kernel, geo.stride, geo.dilation,
-                            geo.out_hw)
-
-    def crop_to_nchw():
-        top, _, left, _ = geo.pads
-        xp.ascontiguousarray(
-            a["dxpad"][:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3))
-
-    return [("pad", pad), ("im2col", im2col_), ("GEMM y", gemm_fwd), ("bias", bias_),
-            ("y→NCHW", to_nchw), ("dy→CN", grad_to_cn), ("db", db), ("GEMM dw", gemm_dw),
-            ("GEMM dcols", gemm_dcols), ("col2im", col2im_), ("dx crop→NCHW", crop_to_nchw)]
+    chunks = Conv2d.chunks(geo, xp)
+    size = k * (chunks[0][1] - chunks[0][0]) * pq
+    kept = len(chunks) == 1
+    w2 = weight.reshape(o, k)
+    xpad = pad2d(x, geo.pads)
+    y = xp.empty((n, o, pq), dtype=x.dtype)
+    buffer = None if kept else xp.empty(size, dtype=x.dtype)
+    lap("pad")
+    for n0, n1 in chunks:
+        cols = im2col(xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw, out=buffer)
+        lap("im2col")
+        y_cn = xp.matmul(w2, cols).reshape(o, n1 - n0, pq)
+        lap("GEMM y")
+        y_cn += bias.reshape(o, 1, 1)
+        y[n0:n1] = y_cn.transpose(1, 0, 2)
+        lap("bias, y→NCHW")
+    g3 = grad.reshape(n, o, pq)
+    g3.sum(axis=(0, 2))
+    lap("db")
+    _, _, hp, wp = geo.padded_shape
+    top, _, left, _ = geo.pads
+    dx = xp.empty((n, geo.C, geo.H, geo.W), dtype=x.dtype)
+    dcols_buffer = xp.empty(size, dtype=x.dtype)
+    dxpad_buffer = xp.empty(geo.C * (chunks[0][1] - chunks[0][0]) * hp * wp, dtype=x.dtype)
+    lap("buffers")
+    for n0, n1 in chunks:
+        m = (n1 - n0) * pq
+        g2 = xp.empty((o, n1 - n0, pq), dtype=x.dtype)
+        g2[...] = g3[n0:n1].transpose(1, 0, 2)
+        g2 = g2.reshape(o, m)
+        lap("dy→CN")
+        if not kept:
+            cols = im2col(xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
+                          out=buffer)
+            lap("im2col again")
+        dw = xp.matmul(cols, g2.T).T  # noqa: F841 (timed, not used)
+        lap("GEMM dw")
+        dcols = xp.matmul(w2.T, g2, out=dcols_buffer[:k * m].reshape(k, m))
+        lap("GEMM dcols")
+        dxpad = dxpad_buffer[:geo.C * (n1 - n0) * hp * wp].reshape(geo.C, n1 - n0, hp, wp)
+        dxpad.fill(0)
+        col2im_add(dcols, dxpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+        lap("col2im")
+        dx[n0:n1] = dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3)
+        lap("dx crop→NCHW")
+    return dict(spent)
 
 
 def _kernel_args(geo: ConvGeometry) -> dict:
