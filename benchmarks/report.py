@@ -133,8 +133,9 @@ def markdown(run: dict) -> str:
     ]
     if cpu:
         lines.append(f"- threads: torch {threads.get('torch')}, NumPy BLAS "
-                     f"{threads.get('numpy_blas')}, "
-                     f"OMP_WAIT_POLICY={threads.get('OMP_WAIT_POLICY')}")
+                     f"{threads.get('numpy_blas')}, minitorch {threads.get('minitorch')}, "
+                     f"OMP_WAIT_POLICY={threads.get('OMP_WAIT_POLICY')}, "
+                     f"OPENBLAS_THREAD_TIMEOUT={threads.get('OPENBLAS_THREAD_TIMEOUT')}")
         lines += load_lines(run)
     legend = ("- float32; time per call: median of alternating repeats after warm-up, [min–max]; "
               f"ratio = median / median of {baseline} (lower is better, 1 = parity); {unit} from "

@@ -9,8 +9,14 @@ also call ``torch.set_num_threads`` (:func:`apply_to_torch`).
 
 ``OMP_WAIT_POLICY=PASSIVE``: torch's OpenMP workers spin for a while after each op; alternating
 with NumPy they steal the cores OpenBLAS's threads need (and the reverse), which measured 2-8x
-slowdowns on a 2-core machine. Passive waiting makes the side-by-side comparison fair. Variables
-already set in the environment are kept (set them yourself to override).
+slowdowns on a 2-core machine. Passive waiting makes the side-by-side comparison fair.
+``OPENBLAS_THREAD_TIMEOUT=4``: the same for NumPy's OpenBLAS, whose idle workers spin for 2^28
+cycles (about 0.1 s) after each matrix product by default; minitorch sets it too when it is
+imported before NumPy (see ``minitorch/backend/parallel.py``). Measured before this was set
+(2 threads, 2026-11-30): torch's conv2d forward+backward took 21.1 ms instead of 12.7 ms on
+seed conv2 and 60.7 instead of 33.9 on 64->64 @32 N32 when run right after NumPy's — the
+committed ratios at 2 threads before that date favour minitorch by up to 2x. Variables already
+set in the environment are kept (set them yourself to override).
 
 This module imports nothing heavy: only ``os``.
 """
@@ -66,6 +72,7 @@ def configure(threads: int | None = None) -> int:
         for var in THREAD_VARS:
             os.environ[var] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     return threads
 
 
@@ -80,6 +87,14 @@ def describe() -> dict:
     variables themselves and ``OMP_WAIT_POLICY``."""
     info = {var: os.environ.get(var) for var in THREAD_VARS}
     info["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
+    info["OPENBLAS_THREAD_TIMEOUT"] = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    info["minitorch"] = None  # minitorch's intra-op threads, filled in once it is imported
+    try:
+        import sys
+        if "minitorch" in sys.modules:
+            info["minitorch"] = sys.modules["minitorch"].get_num_threads()
+    except AttributeError:
+        pass
     try:
         import torch
         info["torch"] = torch.get_num_threads()

@@ -49,7 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import ArrayFunction, is_grad_enabled
-from ...backend import array_module, raw_kernels_for
+from ...backend import array_module, parallel, raw_kernels_for
 from ...backend.geometry import PoolGeometry, max_pool2d_geometry
 from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
@@ -130,6 +130,7 @@ class MaxPool2d(ArrayFunction):
 
         # the running maximum starts at offset 0 (a padded −∞ there never wins, as in torch)
         best = xpad[MaxPool2d.window_slice(geo, 0, 0)].copy()
+        winner = index_dtype = first = None
         if ctx.track_winner:
             first_a = first_valid_offset(geo.OH, geo.kh, geo.sh, geo.ph, geo.dh, xp)
             first_b = first_valid_offset(geo.OW, geo.kw, geo.sw, geo.pw, geo.dw, xp)
@@ -137,24 +138,35 @@ class MaxPool2d(ArrayFunction):
             index_dtype = (xp.uint8 if geo.kh * geo.kw <= 2 ** 8 else
                            xp.int16 if geo.kh * geo.kw < 2 ** 15 else xp.int64)
             winner = xp.empty(best.shape, dtype=index_dtype)
-            winner[...] = (first_a[:, None] * geo.kw + first_b[None, :]).astype(index_dtype)
-            # scratch buffers reused by every offset (no allocation in the loop)
-            better, candidate = xp.empty(best.shape, dtype=bool), xp.empty_like(winner)
-            # NaN wins (torch: val > max || isnan(val)); one reduction tells whether to look for it
-            check_nan = x.dtype.kind == "f" and bool(xp.isnan(x.max())) if x.size else False
-        for k, (a, b) in enumerate(offsets[1:], start=1):
-            values = xpad[MaxPool2d.window_slice(geo, a, b)]
+            first = (first_a[:, None] * geo.kw + first_b[None, :]).astype(index_dtype)
+        # NaN wins (torch: val > max || isnan(val)); one reduction tells whether to look for it
+        check_nan = bool(ctx.track_winner and x.dtype.kind == "f" and x.size
+                         and xp.isnan(x.max()))
+
+        def scan(lo, hi):  # images lo..hi-1: every kernel offset, in torch's scan order
+            best_, xpad_ = best[lo:hi], xpad[lo:hi]
             if ctx.track_winner:
-                xp.greater(values, best, out=better)
-                if check_nan:
-                    better |= xp.isnan(values)
-                # winner = k where better. Masked writes (copyto(where=)) are slow on random masks;
-                # since k only grows along the scan, "the last k that was better" is a running max
-                # (a better value is never padding, so k is past the first valid offset).
-                xp.multiply(better, index_dtype(k), out=candidate)
-                xp.maximum(winner, candidate, out=winner)
-            # max() keeps a NaN once it is there and takes a new NaN: torch's running value
-            xp.maximum(best, values, out=best)
+                winner_ = winner[lo:hi]
+                winner_[...] = first
+                # scratch buffers reused by every offset (no allocation in the loop)
+                better, candidate = xp.empty(best_.shape, dtype=bool), xp.empty_like(winner_)
+            for k, (a, b) in enumerate(offsets[1:], start=1):
+                values = xpad_[MaxPool2d.window_slice(geo, a, b)]
+                if ctx.track_winner:
+                    xp.greater(values, best_, out=better)
+                    if check_nan:
+                        better |= xp.isnan(values)
+                    # winner = k where better. Masked writes (copyto(where=)) are slow on random
+                    # masks; since k only grows along the scan, "the last k that was better" is
+                    # a running max (a better value is never padding: k is past the first valid
+                    # offset)
+                    xp.multiply(better, index_dtype(k), out=candidate)
+                    xp.maximum(winner_, candidate, out=winner_)
+                # max() keeps a NaN once it is there and takes a new NaN: torch's running value
+                xp.maximum(best_, values, out=best_)
+
+        # the images are independent: split them over the intra-op threads on the CPU
+        run_over_images(geo, xp, scan)
         if not ctx.track_winner:
             return best, None
         ctx.save_for_backward(winner)
@@ -168,7 +180,6 @@ class MaxPool2d(ArrayFunction):
         top, bottom, left, right = MaxPool2d.padding_reached(geo)
         dxpad = xp.zeros((geo.N, geo.C, geo.H + top + bottom, geo.W + left + right),
                          dtype=grad.dtype)
-        routed, mask = xp.empty_like(grad), xp.empty(grad.shape, dtype=bool)  # reused scratch
         # g · mask is the fast way to keep g at the winners and 0 elsewhere, but inf · 0 = NaN:
         # an inf/NaN gradient takes the (10x slower) masked select, which leaves exact zeros
         finite = grad.dtype.kind != "f" or bool(xp.isfinite(grad).all())
@@ -181,19 +192,26 @@ class MaxPool2d(ArrayFunction):
         if geo.overlapping and geo.dh == geo.dw == 1:
             stored = {k for k in offsets if k // geo.kw < geo.sh and k % geo.kw < geo.sw}
             offsets = sorted(stored) + [k for k in offsets if k not in stored]
-        for k in offsets:
-            window = MaxPool2d.window_slice(geo, *divmod(k, geo.kw))
-            xp.equal(winner, k, out=mask)
-            if finite:
-                xp.multiply(grad, mask, out=routed)
-            else:
-                routed[...] = xp.where(mask, grad, 0)
-            # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual
-            # 2x2/2), every input position is read by at most one (window, offset): assign
-            if geo.overlapping and k not in stored:
-                dxpad[window] += routed
-            else:
-                dxpad[window] = routed
+
+        def route(lo, hi):  # images lo..hi-1
+            grad_, winner_, dxpad_ = grad[lo:hi], winner[lo:hi], dxpad[lo:hi]
+            routed = xp.empty_like(grad_)                       # scratch reused by every offset
+            mask = xp.empty(grad_.shape, dtype=bool)
+            for k in offsets:
+                window = MaxPool2d.window_slice(geo, *divmod(k, geo.kw))
+                xp.equal(winner_, k, out=mask)
+                if finite:
+                    xp.multiply(grad_, mask, out=routed)
+                else:
+                    routed[...] = xp.where(mask, grad_, 0)
+                # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual
+                # 2x2/2), every input position is read by at most one (window, offset): assign
+                if geo.overlapping and k not in stored:
+                    dxpad_[window] += routed
+                else:
+                    dxpad_[window] = routed
+
+        run_over_images(geo, xp, route)
         dx = dxpad[:, :, top:top + geo.H, left:left + geo.W]
         if dx.shape != dxpad.shape:
             dx = xp.ascontiguousarray(dx)
@@ -216,6 +234,17 @@ class MaxPool2d(ArrayFunction):
         (indices,) = ctx.saved_tensors
         return ctx.kernels.max_pool2d_backward(grad, indices, (geo.N, geo.C, geo.H, geo.W),
                                                geo.kernel, geo.stride, geo.padding, geo.dilation)
+
+
+def run_over_images(geo: PoolGeometry, xp, fn) -> None:
+    """fn(lo, hi) for image ranges covering the batch: split over the intra-op threads for
+    NumPy (each range writes only its own images, so the threads never write the same memory),
+    one call on a GPU."""
+    if xp is not np:
+        fn(0, geo.N)
+        return
+    per_image = max(1, geo.C * geo.H * geo.W)
+    parallel.parallel_for(geo.N, fn, grain=max(1, parallel.GRAIN // per_image))
 
 
 def _flat_indices(winner, geo: PoolGeometry, xp):
