@@ -87,7 +87,8 @@ test-kernels: $(VENV)/.test cxx
 	$(TEST_ENV) MINITORCH_FAKE_CUPY=1 $(PY) -m minitorch.testing.cuda_cpu asan $(PY) -m pytest -q -n $(JOBS) -p no:cacheprovider -m cuda tests/test_cuda.py
 
 # Benchmarks against torch (CPU): JSON, Markdown table and PNG charts in runs/bench/. The
-# committed reports in benchmarks/results/ are replaced only by `make bench-publish`.
+# committed reports in benchmarks/results/threads-{1,2}/ are replaced only by `make bench-publish`
+# (1 and 2 threads, one process each; run it on a quiet machine).
 .PHONY: bench bench-quick bench-publish
 $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[bench]'
@@ -100,7 +101,7 @@ bench-quick: $(VENV)/.bench
 	$(PY) -m benchmarks --device cpu --quick
 
 bench-publish: $(VENV)/.bench
-	$(PY) -m benchmarks --device cpu --out benchmarks/results
+	$(PY) -m benchmarks --device cpu --threads 1,2 --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

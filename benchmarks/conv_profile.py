@@ -81,8 +81,8 @@ def profile_shape(shape, repeats):
 
 
 def print_table(n_threads, results, load_before, load_after):
-    names = []
-    for _, row in results:
+    names = []  # the phases in the order of the row that has them all (chunked layers add one)
+    for _, row in sorted(results, key=lambda r: -len(r[1])):
         names += [k for k in row if k not in names]
     print(f"\n## conv2d CPU phases, {n_threads} thread(s), ms (median); "
           f"load {load_before}->{load_after}")

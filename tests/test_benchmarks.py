@@ -31,7 +31,7 @@ def run_cli(out):
     test runs beside other test workers)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                        "OMP_WAIT_POLICY")}
+                        "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--device", "cpu", "--quick", "--only", ONLY,
          "--out", str(out), "--peak-gflops", "100", "--repeats", str(REPEATS), "--threads", "1",
@@ -78,7 +78,8 @@ def check_header(run):
     assert isinstance(m["gpus"], list) and m["date_utc"].endswith("UTC")
     t = run["threads"]
     assert t["torch"] == t["numpy_blas"] == 1  # both libraries get the same thread count
-    assert t["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert t["OMP_WAIT_POLICY"] == "PASSIVE" and t["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    assert t["minitorch"] == 1  # minitorch's intra-op threads follow OMP_NUM_THREADS too
     s = run["settings"]
     assert s["peak_gflops"] == 100 and s["only"] == ONLY and s["threads_requested"] == 1
     assert s["plan"]["min_repeats"] == s["plan"]["max_repeats"] == REPEATS
@@ -288,16 +289,19 @@ def test_rows_with_fewer_keys_are_completed(tmp_path):
 
 
 def test_thread_defaults(monkeypatch):
-    for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY"):
+    for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
     n = threads.physical_cores()
     assert 1 <= n <= os.cpu_count()
     assert threads.configure() == n  # torch's default: the physical cores
     assert all(os.environ[v] == str(n) for v in threads.THREAD_VARS)
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"  # NumPy's BLAS workers do not spin
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
     assert threads.configure() == 3 and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # user's wins
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
     assert threads.configure(5) == 5 and os.environ["OPENBLAS_NUM_THREADS"] == "5"
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         threads.configure(0)
@@ -342,7 +346,7 @@ def test_others_cpu_use_excludes_our_own():
 
 
 def test_cli_refuses_a_busy_machine(monkeypatch):
-    for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY"):  # main() sets them: restore after
+    for var in (*threads.THREAD_VARS, "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT"):  # restored
         monkeypatch.setenv(var, os.environ.get(var, "1"))
     monkeypatch.setattr(load, "read", lambda: 99.0)
     monkeypatch.setattr(load, "sample_others", lambda: 5.0)

@@ -69,27 +69,34 @@ backward; it keeps it only when the weight needs a gradient, and keeps the weigh
 input needs one. A batch whose ``cols`` would be large is done in chunks of images instead
 (``Conv2d.chunks``): the same sums, chunk by chunk, and backward rebuilds each chunk's columns.
 1x1 kernels without padding need no columns at all (``Conv2d.forward_pointwise``).
+
 Where the time goes, and what did not pay
 -----------------------------------------
-``python -m benchmarks.conv_profile`` times each phase (``cpu_phases`` below mirrors the code).
-On the 64→64 3x3 layer at batch 32 (2 cores, quiet: load 0.85–0.97, 2026-11-30), in ms at 1 / 2
-threads: im2col 17.0 / 16.8, GEMM Y 26.6 / 11.3, GEMM dW 23.3 / 12.1, GEMM dcols 31.8 / 24.3
-(its inner dimension is only O), col2im 16.1 / 16.4, everything else ≈ 5; total 131 / 88 against
-torch's 55 / 41. The GEMMs run at OpenBLAS's speed for these shapes (~100 GFLOP/s on one core),
-so at 1 thread the three GEMMs alone take longer than torch's whole call. Tried, measured side
-by side with the code above in one process, and not kept:
+``python -m benchmarks.conv_profile`` times each phase (``cpu_phase_times`` below mirrors the
+code). On the 64→64 3x3 layer at batch 32 (2 cores, quiet: load 0.34–0.49, 2026-11-30 10:42 UTC),
+in ms at 1 / 2 threads: im2col 6.8 / 9.1 plus 6.9 / 8.6 again in backward (it is chunked), GEMM Y
+24.0 / 16.5, GEMM dW 21.1 / 15.6, GEMM dcols 20.3 / 15.3, col2im 17.4 / 21.7, the rest ≈ 11;
+total 104 / 95 against torch's 51 / 31. The three GEMMs run at OpenBLAS's speed for these shapes
+(70–115 GFLOP/s on one core, where torch's whole convolution runs at ~140), so at 1 thread they
+alone take longer than torch's whole call, and at 2 threads the copies (im2col, col2im,
+transposes) stay on one core. Tried, measured side by side in one process, and not kept:
 
 * stride 1 on the flat padded image (the taps as contiguous shifted slices, dL/dx as a
   convolution of dL/dy): the copies cost what im2col costs, the GEMMs span the padded grid — slower.
 * dL/dx as im2col(dL/dy) @ the flipped kernel (no col2im; a GEMM with inner dimension O·kH·kW):
-  56.2 → 55.6 ms at 1 thread, 40.1 → 39.6 ms at 2 — the im2col of dL/dy costs what col2im did.
-* reusing scratch arrays for the temporaries (page faults): no change end to end (glibc's mmap
-  threshold grows to keep freed blocks of this size in the heap).
-* im2col/col2im split over Python threads: 2x faster in isolation, no gain end to end beside
-  OpenBLAS's own threads (conv1 got slower).
-* Winograd F(2x2, 3x3) forward in NumPy (tensordot transforms): 95 ms against im2col's 43 ms —
-  the transforms are several passes over 16/4·(N·C·H·W) values each; it cannot pay without a
-  compiled kernel.
+  56.2 → 55.6 ms at 1 thread, 40.1 → 39.6 ms at 2; again on the chunked path (2026-11-30):
+  0.97–1.02x on the large layers, 1.14x slower at 32→64 @16 N256.
+* scratch arrays kept between calls for the temporaries (page faults): no change end to end
+  (glibc's mmap threshold grows to keep freed blocks of this size in the heap); the same for
+  the chunk buffers (0.96–1.02x).
+* im2col/col2im split over threads (``backend.parallel``): 2x faster in isolation, but up to
+  1.7x slower end to end at 2 threads (conv2 N64: 30 → 51 ms) — the copies then compete with
+  the GEMMs' threads and page faults on the fresh column matrix serialise.
+* Winograd F(2x2, 3x3) forward in NumPy (tensordot transforms): 95 ms against im2col's 43 ms; and
+  again (2026-11-30) with the tiles in an (H, W, N, C) layout so every transform is a long
+  contiguous ufunc: 90 ms against 51 on 64→64 @32 N32 (transposes in and out 40 ms, the
+  transforms 29, and the 16 small GEMMs with inner dimension C = 64 run at ~53 GFLOP/s, so the
+  2.25x fewer multiplications save only 28 → 20 ms). It cannot pay without a compiled kernel.
 """
 from __future__ import annotations
 
