@@ -200,6 +200,7 @@ class ArrayFunction(Node):
     _saved = ()
     _saved_versions = ()
     _non_differentiable = ()
+    is_view = False  # True on ops whose output may be a view of their first input (views.py)
     _released = False
     _retained = ()  # non-leaf outputs whose .grad should be kept (retain_grad)
     materialize_grads = True
@@ -257,11 +258,17 @@ class ArrayFunction(Node):
         """The edges to the inputs' graph nodes, one per positional argument, and the public
         next_functions/input_shapes: one per tensor (or array) argument, as torch lists them."""
         Tensor = _tensor_class()
-        self._edges = tuple(a._graph_edge() if n else _NO_EDGE for a, n in zip(args, needs))
-        self._shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
-        operand = [isinstance(a, Tensor) or hasattr(a, "shape") for a in args]
-        self.next_functions = tuple(e for e, o in zip(self._edges, operand) if o)
-        self.input_shapes = tuple(sh for sh, o in zip(self._shapes, operand) if o)
+        edges, shapes, next_functions, input_shapes = [], [], [], []
+        for a, n in zip(args, needs):  # one pass: this runs for every recorded op
+            edge = a._graph_edge() if n else _NO_EDGE
+            edges.append(edge)
+            shape = a.shape if isinstance(a, Tensor) else None
+            shapes.append(shape)
+            if shape is not None or hasattr(a, "shape"):  # a tensor (or array) operand
+                next_functions.append(edge)
+                input_shapes.append(shape)
+        self._edges, self._shapes = tuple(edges), tuple(shapes)
+        self.next_functions, self.input_shapes = tuple(next_functions), tuple(input_shapes)
 
     def _call_backward(self, grads: list) -> tuple:
         """Run backward on the gradients of the outputs; one gradient (or None) per input."""
@@ -271,17 +278,27 @@ class ArrayFunction(Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _tensor_class()
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        raw, needs = [], []  # one pass over the arguments (this runs for every op)
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                needs.append(a.requires_grad)
+            else:
+                raw.append(a)
+                needs.append(False)
         ctx = cls()
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
         outs = out if isinstance(out, tuple) else (out,)
+        if not (_grad_enabled and True in needs):  # nothing to record (no_grad, constants)
+            ctx._saved = ()
+            results = tuple(Tensor._make(o) for o in outs)
+            return cls._finish(ctx, args, kwargs, raw, outs, results, out, False)
         # integer and bool results are not differentiable (x.long(), argmax): torch never
         # records them, so no gradient can flow back through a rounding
         differentiable = [o.dtype.kind == "f" and id(o) not in ctx._non_differentiable
                           for o in outs]
-        record = _grad_enabled and any(needs) and any(differentiable)
+        record = any(differentiable)
         results = tuple(Tensor._make(o, requires_grad=record and d)
                         for o, d in zip(outs, differentiable))
         if record:
@@ -299,7 +316,12 @@ class ArrayFunction(Node):
                     if id(t._data) in saved_ids)
         else:
             ctx._saved = ()
-        if getattr(cls, "is_view", False) and array_module(outs[0]).may_share_memory(outs[0], raw[0]):
+        return cls._finish(ctx, args, kwargs, raw, outs, results, out, record)
+
+    @classmethod
+    def _finish(cls, ctx, args, kwargs, raw, outs, results, out, record):
+        """The last steps of ``apply``, recorded or not: views, the tracing hook, the result."""
+        if cls.is_view and array_module(outs[0]).may_share_memory(outs[0], raw[0]):
             # a view shares its base's memory, hence its version counter; in-place ops on it
             # write through to the base (see minitorch/views.py)
             results[0]._become_view_of(args[0], cls, args[1:])

@@ -122,6 +122,8 @@ def _target_weights(target, weight, ignore_index, dtype):
     """
     xp = array_module(target)
     keep = target != ignore_index
+    if weight is None and keep.all():  # the usual case: every target counts, with weight 1
+        return xp.ones(target.shape, dtype=dtype), target, keep
     safe = xp.where(keep, target, 0)
     w = weight[safe] if weight is not None else xp.ones(target.shape, dtype=dtype)
     return xp.where(keep, w, dtype.type(0)).astype(dtype, copy=False), safe, keep
@@ -147,8 +149,11 @@ class NLLLoss(ArrayFunction):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         xp = array_module(x)
         w, safe, keep = _target_weights(target, weight, ignore_index, x.dtype)
-        index = xp.expand_dims(safe, 1)  # (N, 1, d1, …): where along the class axis to pick
-        picked = xp.take_along_axis(x, index, axis=1).squeeze(1)
+        index = safe[:, None]  # (N, 1, d1, …): where along the class axis to pick
+        if x.ndim == 2:  # (N, C): plain integer indexing, a few µs cheaper than take_along_axis
+            picked = x[xp.arange(x.shape[0]), safe]
+        else:
+            picked = xp.take_along_axis(x, index, axis=1).squeeze(1)
         losses = xp.where(keep, -w * picked, x.dtype.type(0))  # ignored positions are exactly 0
         total_weight = xp.asarray(w.sum(), dtype=x.dtype)
         ctx.in_shape, ctx.index, ctx.weights, ctx.keep = x.shape, index, w, keep
@@ -206,7 +211,9 @@ def _class_index_target(op: str, input: Tensor, target: Tensor, ignore_index: in
         raise RuntimeError(f"{op}: expected a target of class indices of shape "
                            f"{fmt_shape(expected)} for input {fmt_shape(input.shape)}, got target "
                            f"{fmt_shape(target.shape)}")
-    t = target._data.astype(np.int64)
+    t = target._data.astype(np.int64)  # a copy: backward must not see later in-place changes
+    if t.size == 0 or (0 <= t.min() and t.max() < n_classes):  # all in range: nothing to find
+        return t
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         value = int(t[bad].reshape(-1)[0])
