@@ -107,6 +107,24 @@ def test_batch_in_chunks(images_per_chunk, kwargs, dtype, monkeypatch):
     assert seen == [expected, expected]  # forward and backward
 
 
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding=(2, 0), stride=(2, 1)),
+                                    dict(dilation=2, padding="same"), dict(stride=3)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_few_input_channels_image_by_image(kwargs, dtype, monkeypatch):
+    """C·kH·kW < O (an RGB first layer: 27 < 32) takes the image-major path — columns per image,
+    one GEMM each, no transposes: output and all three gradients as torch."""
+    from minitorch.nn.functional.conv import Conv2d
+    calls = []
+    forward = Conv2d.forward_image_major
+    monkeypatch.setattr(Conv2d, "forward_image_major", staticmethod(
+        lambda *a: calls.append(1) or forward(*a)))
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((4, 3, 9, 8)), rng.standard_normal((32, 3, 3, 3)) / 5, \
+        rng.standard_normal(32)
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, **kwargs), x, w, b, dtype=dtype)
+    assert calls == [1]
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("stride", [1, 2, (3, 2)])
 @pytest.mark.parametrize("size", [(7, 7), (8, 5)])

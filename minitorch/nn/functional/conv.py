@@ -158,11 +158,12 @@ def im2col(xpad, kernel, stride, dilation, out_hw, out=None):
 def col2im_add(dcols, dxpad_cn, kernel, stride, dilation, out_hw):
     """The adjoint of im2col, added into ``dxpad_cn`` (C, N, Hp, Wp) — any strides, e.g. a
     transposed view of an NCHW array: each kernel offset's (C, N, OH, OW) slab of dcols
-    (C·kH·kW, N·OH·OW) is added to the strided slice of pixels im2col read for it. A pixel that
+    (C·kH·kW, N·OH·OW), or of a (C, kH, kW, N, OH, OW) view of any strides, is added to the strided slice of pixels im2col read for it. A pixel that
     im2col copied into several columns gets the sum of their gradients."""
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     c, n = dxpad_cn.shape[:2]
-    dcols = dcols.reshape(c, kh, kw, n, oh, ow)
+    if dcols.ndim != 6:  # (C·kH·kW, N·OH·OW) → (C, kH, kW, N, OH, OW); a 6-D view is used as is
+        dcols = dcols.reshape(c, kh, kw, n, oh, ow)
     for p in range(kh):
         for q in range(kw):
             # the pixels that kernel offset (p, q) read, for all output positions at once
@@ -253,6 +254,9 @@ class Conv2d(ArrayFunction):
         ctx.pointwise = geo.R == geo.S == 1 and geo.G == 1 and not any(geo.pads)
         if ctx.pointwise:
             return Conv2d.forward_pointwise(ctx, x, weight, bias)
+        ctx.image_major = geo.G == 1 and geo.C * geo.R * geo.S < geo.O
+        if ctx.image_major:
+            return Conv2d.forward_image_major(ctx, x, weight, bias)
         n, o, groups, pq = geo.N, geo.O, geo.G, geo.P * geo.Q
         k_g = geo.C // groups * geo.R * geo.S
         xpad = pad2d(x, geo.pads)
@@ -282,6 +286,8 @@ class Conv2d(ArrayFunction):
     def backward_cpu(ctx, grad):
         if ctx.pointwise:
             return Conv2d.backward_pointwise(ctx, grad)
+        if ctx.image_major:
+            return Conv2d.backward_image_major(ctx, grad)
         cols_or_xpad, weight = ctx.saved_tensors
         geo = ctx.geometry
         xp = array_module(grad)
@@ -331,6 +337,59 @@ class Conv2d(ArrayFunction):
                 dx[n0:n1] = dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3)
         if needs_w:
             dw = dw.reshape(o, geo.C // groups, geo.R, geo.S)
+        return dx, dw, db
+
+    # ---- CPU, few input channels (C·kH·kW < O): columns per image, no transposes ----------
+    @staticmethod
+    def forward_image_major(ctx, x, weight, bias):
+        """y[n] = w2 @ cols[n], cols[n] (C·kH·kW, OH·OW) the columns of image n alone: one GEMM
+        per image, whose result (O, OH·OW) is already image n of the NCHW output. The layout of
+        the main path, (C·kH·kW, N·OH·OW), makes one large GEMM but its output (O, N, OH·OW)
+        needs a transpose to NCHW, and backward another for dL/dy: when C·kH·kW < O (a first
+        layer on RGB images: 27 < 32) those output-sized copies cost more than the GEMMs.
+        Measured at 1 thread on the seed's first layer (batch 64 and 256, input without
+        gradient): 0.65-0.72x the time of the main path."""
+        geo = ctx.geometry
+        xp = array_module(x, weight)
+        n, o, pq, k = geo.N, geo.O, geo.P * geo.Q, geo.C * geo.R * geo.S
+        xpad = pad2d(x, geo.pads)
+        b_n, b_c, b_h, b_w = xpad.strides
+        windows = xp.lib.stride_tricks.as_strided(   # [n, c, p, q, i, j], as window_view
+            xpad, shape=(n, geo.C, geo.R, geo.S, geo.P, geo.Q),
+            strides=(b_n, b_c, geo.dh * b_h, geo.dw * b_w, geo.sh * b_h, geo.sw * b_w))
+        cols = xp.ascontiguousarray(windows).reshape(n, k, pq)          # (N, C·kH·kW, OH·OW)
+        y = xp.matmul(weight.reshape(o, k), cols)                         # (N, O, OH·OW)
+        if bias is not None:
+            y += bias.reshape(o, 1)
+        needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(cols if needs_w else None, weight if needs_x else None)
+        return y.reshape(n, o, geo.P, geo.Q)
+
+    @staticmethod
+    def backward_image_major(ctx, grad):
+        """dL/dw = Σₙ g[n] @ cols[n]ᵀ, dL/dcols[n] = w2ᵀ @ g[n] (then col2im straight into
+        NCHW), dL/db = Σ_{n,i,j} g — the sums of the main path, image by image."""
+        cols, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        xp = array_module(grad)
+        n, o, pq, k = geo.N, geo.O, geo.P * geo.Q, geo.C * geo.R * geo.S
+        g = grad.reshape(n, o, pq)
+        needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        if needs_b:
+            db = g.sum(axis=(0, 2))
+        if needs_w:
+            dw = xp.matmul(g, cols.swapaxes(1, 2)).sum(axis=0).reshape(o, geo.C, geo.R, geo.S)
+        if needs_x:
+            dcols = xp.matmul(weight.reshape(o, k).T, g).reshape(
+                n, geo.C, geo.R, geo.S, geo.P, geo.Q)
+            dxpad = xp.zeros(geo.padded_shape, dtype=grad.dtype)
+            col2im_add(dcols.transpose(1, 2, 3, 0, 4, 5), dxpad.transpose(1, 0, 2, 3),
+                       geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+            top, _, left, _ = geo.pads
+            dx = dxpad[:, :, top:top + geo.H, left:left + geo.W]
+            if dx.shape != dxpad.shape:
+                dx = xp.ascontiguousarray(dx)
         return dx, dw, db
 
     # ---- CPU, 1x1 kernels without padding: no im2col at all -------------------------------
