@@ -130,13 +130,40 @@ def test_few_input_channels_image_by_image(kwargs, dtype, monkeypatch):
 @pytest.mark.parametrize("size", [(7, 7), (8, 5)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_pointwise_1x1(size, stride, bias, dtype):
-    """1x1 kernels without padding take their own path (one GEMM per image, no im2col): every
-    stride, with and without bias, odd and even sizes (a strided 1x1 skips rows and columns)."""
+    """1x1 kernels without padding take the image-major path (one GEMM per image, the image is
+    its own column matrix): every stride, with and without bias, odd and even sizes (a strided
+    1x1 skips rows and columns)."""
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 16) + size)
     w = rng.standard_normal((24, 16, 1, 1)) / 4
     b = rng.standard_normal(24)
     check(conv(0, stride, bias=bias), *((x, w, b) if bias else (x, w)), dtype=dtype)
+
+
+def test_changing_the_input_in_place_before_backward():
+    """Backward must never read an input changed in place after forward. The 1x1 path's columns
+    are the input's own memory, so it keeps the input under the saved-tensor version check and
+    raises as torch does; the other CPU paths keep a copy (the columns, or the padded input),
+    so their gradients are those of the input forward saw (torch, which keeps the input itself,
+    raises there too)."""
+    for L in (torch, minitorch):
+        x = L.ones(2, 4, 5, 5, requires_grad=True).clone()
+        y = L.nn.functional.conv2d(x, L.ones(3, 4, 1, 1, requires_grad=True))
+        with L.no_grad():
+            x.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    rng = np.random.default_rng(3)
+    for c, o in [(2, 32), (4, 3)]:  # image-major (C·kH·kW < O) and the main path
+        x0, w0 = rng.standard_normal((2, c, 5, 5)), rng.standard_normal((o, c, 3, 3))
+        wt = torch.tensor(w0, requires_grad=True)
+        torch.nn.functional.conv2d(torch.tensor(x0), wt).sum().backward()
+        x = minitorch.tensor(x0)
+        w = minitorch.tensor(w0, requires_grad=True)
+        y = minitorch.nn.functional.conv2d(x, w)
+        x.add_(1)
+        y.sum().backward()
+        np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
 
 
 def test_pointwise_1x1_gradient_of_only_some_inputs():
