@@ -378,9 +378,13 @@ def test_a_value_computed_outside_the_recorded_ops_is_refused():
         mask = minitorch.tensor((x.detach().numpy() > 0).astype(np.float32))
         return x * mask
 
+    # the exporter traces a second input, x · 0.75 + 0.125: the mask differs between the two
+    # traces only where x lies in (−1/6, 0]. (A randn input had none there in ~44% of runs,
+    # and this test then failed.)
+    x = minitorch.tensor(np.array([[-0.1, 0.3, -1.0], [0.5, -0.05, 2.0]], dtype=np.float32))
     with pytest.raises(minitorch.onnx.UnsupportedOperatorError,
                        match=r"(?s)Mul.*return x \* mask.*depends on the input's values"):
-        minitorch.onnx.export(forward, minitorch.randn(4, 3))
+        minitorch.onnx.export(forward, x)
 
 
 def test_a_constant_shaped_by_the_batch_size_is_refused_with_a_dynamic_axis():

@@ -159,8 +159,9 @@ def im2col(xpad, kernel, stride, dilation, out_hw, out=None):
 def col2im_add(dcols, dxpad_cn, kernel, stride, dilation, out_hw):
     """The adjoint of im2col, added into ``dxpad_cn`` (C, N, Hp, Wp) — any strides, e.g. a
     transposed view of an NCHW array: each kernel offset's (C, N, OH, OW) slab of dcols
-    (C·kH·kW, N·OH·OW), or of a (C, kH, kW, N, OH, OW) view of any strides, is added to the strided slice of pixels im2col read for it. A pixel that
-    im2col copied into several columns gets the sum of their gradients."""
+    (C·kH·kW, N·OH·OW), or of a (C, kH, kW, N, OH, OW) view of any strides, is added to the
+    strided slice of pixels im2col read for it. A pixel that im2col copied into several columns
+    gets the sum of their gradients."""
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     c, n = dxpad_cn.shape[:2]
     if dcols.ndim != 6:  # (C·kH·kW, N·OH·OW) → (C, kH, kW, N, OH, OW); a 6-D view is used as is
@@ -355,10 +356,8 @@ class Conv2d(ArrayFunction):
         xp = array_module(x, weight)
         n, o, pq, k = geo.N, geo.O, geo.P * geo.Q, geo.C * geo.R * geo.S
         xpad = pad2d(x, geo.pads)
-        b_n, b_c, b_h, b_w = xpad.strides
-        windows = xp.lib.stride_tricks.as_strided(   # [n, c, p, q, i, j], as window_view
-            xpad, shape=(n, geo.C, geo.R, geo.S, geo.P, geo.Q),
-            strides=(b_n, b_c, geo.dh * b_h, geo.dw * b_w, geo.sh * b_h, geo.sw * b_w))
+        windows = window_view(xpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+        windows = windows.transpose(3, 0, 1, 2, 4, 5)                    # [n, c, p, q, i, j]
         cols = xp.ascontiguousarray(windows).reshape(n, k, pq)          # (N, C·kH·kW, OH·OW)
         y = xp.matmul(weight.reshape(o, k), cols)                         # (N, O, OH·OW)
         if bias is not None:
