@@ -148,6 +148,12 @@ def test_layer_norm_matches_torch(lead, norm, seed, dtype, affine, eps):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(lead + norm) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
     w, b = rng.standard_normal(norm), rng.standard_normal(norm)
+    groups = x.reshape(-1, int(np.prod(norm)))
+    if np.max(np.abs(groups).max(axis=1) / (groups.std(axis=1) + 1e-30)) > 30:
+        # a group of nearly equal values: x − mean cancels about log10(|x| / std) digits, and
+        # both libraries' float32 gradients land ~1e-3 off the float64 truth (seen: lead [3],
+        # norm [2], seed 16 — torch 8.7e-4, minitorch 8.6e-4); compare those in float64
+        dtype = "float64"
     check(lambda L, x, w, b: L.nn.functional.layer_norm(
         x, tuple(norm), None if affine == "none" else w, b if affine == "both" else None, eps),
         x, w, b, dtype=dtype, seed=seed)
