@@ -182,7 +182,8 @@ class MaxPool2d(ArrayFunction):
         # multiples of the kernel: the usual 2x2/2) store every position exactly once below, so
         # dxpad needs no zeroing pass
         tiles = (geo.sh, geo.sw) == (geo.kh, geo.kw) and geo.dh == geo.dw == 1 and \
-            (geo.OH * geo.kh, geo.OW * geo.kw, top, bottom, left, right) == (geo.H, geo.W, 0, 0, 0, 0)
+            (geo.OH * geo.kh, geo.OW * geo.kw) == (geo.H, geo.W) and \
+            (top, bottom, left, right) == (0, 0, 0, 0)
         dxpad = (xp.empty if tiles else xp.zeros)(
             (geo.N, geo.C, geo.H + top + bottom, geo.W + left + right), dtype=grad.dtype)
         # g · mask is the fast way to keep g at the winners and 0 elsewhere, but inf · 0 = NaN:
