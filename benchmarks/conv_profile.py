@@ -6,6 +6,9 @@
 as they run, with a clock around each step (``cpu_phase_times``, kept beside that code); each
 phase's median over ``--repeats`` is shown in ms, beside the whole minitorch forward+backward and
 torch's, timed alternately in the same process (float32, input and weight gradients, bias).
+The phases are always the serial walk through the chunks (BLAS on the process's threads); the
+whole minitorch column is the real code, which at 2+ threads runs ranges of chunks on threads of
+its own, BLAS on one thread each (``parallel_blas_for``).
 Thread counts other than the current one run in child processes (NumPy's BLAS reads its thread
 count at import). The load-average rule of ``python -m benchmarks`` applies (``--force``).
 """

@@ -44,6 +44,10 @@ def _blas_threads() -> str:
             return ", ".join(pools)
     except ImportError:
         pass
+    from .backend import parallel
+    setters = parallel._blas_setters()
+    if setters is not None:  # NumPy's OpenBLAS, asked through ctypes
+        return f"openblas: {setters[1]()} (minitorch.set_num_threads sets it)"
     set_vars = [f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ]
     return (", ".join(set_vars) + " (from the environment)") if set_vars else \
         f"not limited by the environment (BLAS picks; {os.cpu_count()} CPUs)"

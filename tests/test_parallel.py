@@ -148,3 +148,101 @@ def test_max_pool2d_on_threads_matches_torch(threads, kwargs, dtype):
     # where windows overlap, torch adds a position's gradients in another order: last bit
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15, atol=1e-15)
     np.testing.assert_array_equal(grads[1], grads[2])  # 3 threads: the bits of one
+
+
+# ---- work that calls BLAS: one range per thread, OpenBLAS on one thread meanwhile -------------
+def _numpy_blas_is_openblas() -> bool:
+    return "openblas" in np.__config__.CONFIG["Build Dependencies"]["blas"]["name"].lower()
+
+
+def test_numpys_openblas_is_found_when_numpy_uses_one():
+    """The ctypes lookup finds the thread setters of the OpenBLAS NumPy loaded (NumPy's wheels
+    bundle scipy-openblas); without them conv2d would run its chunks serially."""
+    setters = parallel._blas_setters()
+    assert (setters is not None) == _numpy_blas_is_openblas()
+
+
+def test_parallel_blas_for_runs_ranges_at_once_with_one_blas_thread_and_restores_it(threads):
+    setters = parallel._blas_setters()
+    if setters is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS: parallel_blas_for runs serially (below)")
+    set_threads, get_threads = setters
+    before = get_threads()
+    seen = []
+    together = threading.Barrier(3, timeout=10)  # broken unless the 3 ranges run at once
+
+    def fn(lo, hi):
+        seen.append((lo, hi, get_threads()))
+        together.wait()
+        np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)  # BLAS from every thread
+    parallel.parallel_blas_for(7, fn)
+    assert sorted(seen) == [(0, 2, 1), (2, 4, 1), (4, 7, 1)]
+    assert get_threads() == before
+    with pytest.raises(ZeroDivisionError):                  # restored after an error too
+        parallel.parallel_blas_for(3, lambda lo, hi: 1 / 0)
+    assert get_threads() == before
+
+
+def test_set_num_threads_sets_openblas_threads_too(threads):
+    setters = parallel._blas_setters()
+    if setters is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS: it keeps the count it read at import")
+    assert setters[1]() == 3                       # the fixture's set_num_threads(3)
+    minitorch.set_num_threads(2)
+    assert setters[1]() == 2 and minitorch.get_num_threads() == 2
+    inside = []
+
+    def fn(lo, hi):  # inside parallel_blas_for: OpenBLAS stays at 1, the new count comes after
+        if lo == 0:
+            minitorch.set_num_threads(3)
+        inside.append(setters[1]())
+    parallel.parallel_blas_for(2, fn)
+    assert inside == [1, 1] and setters[1]() == 3
+
+
+def test_parallel_blas_for_runs_serially_on_one_thread_or_without_openblas(threads, monkeypatch):
+    seen = []
+    fn = lambda lo, hi: seen.append((lo, hi, threading.get_ident()))
+    minitorch.set_num_threads(1)
+    parallel.parallel_blas_for(5, fn)
+    assert parallel.parallel_blas_threads() == 1
+    minitorch.set_num_threads(3)
+    monkeypatch.setitem(parallel._blas, "found", True)
+    monkeypatch.setitem(parallel._blas, "setters", None)   # a NumPy on another BLAS
+    parallel.parallel_blas_for(5, fn)
+    assert parallel.parallel_blas_threads() == 1
+    assert seen == [(0, 5, threading.get_ident())] * 2
+
+
+@pytest.mark.parametrize("path", ["chunks", "pieces", "image-major", "1x1"])
+@pytest.mark.parametrize("blas", ["openblas", "unreachable"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_conv2d_on_threads_matches_torch(threads, path, blas, dtype, monkeypatch):
+    """conv2d's CPU paths on 3 threads: chunks of a large batch (3 ranges of chunks), a small
+    batch cut into one piece per thread (its columns kept), and the image-major paths (RGB-like
+    first layer, 1x1), with OpenBLAS reachable (ranges run at once) or not (serially): output
+    and the three gradients as torch."""
+    from minitorch.nn.functional.conv import Conv2d
+    if blas == "unreachable":
+        monkeypatch.setitem(parallel._blas, "found", True)
+        monkeypatch.setitem(parallel._blas, "setters", None)
+    elif parallel._blas_setters() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS")
+    ranges = []
+    parallel_for = parallel.parallel_for
+    monkeypatch.setattr(parallel, "parallel_for",
+                        lambda n, fn, grain=1: ranges.append(n) or parallel_for(n, fn, grain))
+    if path == "chunks":
+        monkeypatch.setattr(Conv2d, "chunk_above", 0)
+        monkeypatch.setattr(Conv2d, "chunk_elements", 1)           # one image per chunk
+    c, o, k, kwargs = {"chunks": (4, 6, 3, dict(padding=1, stride=(1, 2))),
+                       "pieces": (4, 6, 3, dict(padding=(2, 1), dilation=2)),
+                       "image-major": (2, 24, 3, dict(padding=1, stride=2)),  # 18 < 24
+                       "1x1": (4, 6, 1, {})}[path]
+    rng = np.random.default_rng(17)
+    x, w, b = rng.standard_normal((7, c, 9, 8)), rng.standard_normal((o, c, k, k)) / 3, \
+        rng.standard_normal(o)
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, **kwargs), x, w, b, dtype=dtype)
+    # forward and backward each split the batch: 7 one-image chunks, or 3 pieces, or 7 images
+    expected = {"chunks": 7, "pieces": 3}.get(path, 7)
+    assert ranges == ([expected, expected] if blas == "openblas" else [])

@@ -11,8 +11,16 @@ memory, and the result is the same bits as one thread computing it all.
 
 ``get_num_threads()`` defaults to ``OMP_NUM_THREADS`` when set (the variable NumPy's BLAS and
 torch read too), else to the cores this process may run on. ``set_num_threads(n)`` changes it
-for minitorch's own threads; BLAS reads its count once, when NumPy is imported (set
-``OMP_NUM_THREADS`` before starting Python to change both).
+for minitorch's own threads and for NumPy's OpenBLAS (through its ``openblas_set_num_threads``,
+found with ctypes; another BLAS keeps the count it read when NumPy was imported).
+
+Work that calls BLAS itself — conv2d's chunks of images — runs through
+:func:`parallel_blas_for`: one range of chunks per thread, each calling OpenBLAS on one thread.
+Two threads that call a multi-threaded OpenBLAS at once serialise on its lock (4-5x slower than
+one caller, measured), so the ranges need OpenBLAS at one thread while they run; then the
+copies around the GEMMs (im2col, col2im, the transposes) run on every core too. conv2d forward
++backward at 2 threads, A/B in one process: 64→64 3x3 @32 N32 98 → 65 ms, the seed's 32→64 @16
+N64 22 → 18 ms, ResNet's 1x1 256→64 @56 N8 44 → 24 ms (torch: 35, 10, 37).
 
 BLAS's idle threads. OpenBLAS's workers spin for about 0.1 s after each matrix product before
 they sleep; on a machine with as many cores as threads they then take the cores our threads
@@ -21,8 +29,9 @@ cycles, then sleep) when NumPy is not loaded yet and the variable is unset. Meas
 threads on the 2-core test machine (3 runs, each against one thread in the same process):
 with that setting the CIFAR Net's training step at batch 256 took 15-19% less time with these
 threads, SimpleCNN's 26-51% less, the Net's at batch 64 between 12% less and 8% more; without
-it, between 31% less and 15% more. ReLU and max_pool2d use them; im2col/col2im do not (conv2d
-measured up to 1.7x slower with them, next to the GEMMs).
+it, between 31% less and 15% more. ReLU and max_pool2d use them; conv2d uses them through
+:func:`parallel_blas_for` (splitting only im2col/col2im over threads, next to multi-threaded
+GEMMs, measured up to 1.7x slower).
 
 Each call runs ``fn`` in a copy of the caller's context, so ``np.errstate`` (a context
 variable) applies in the workers as in the caller; a worker's exception is re-raised in the
@@ -31,12 +40,16 @@ nesting), and a forked child starts a new pool (the parent's threads do not surv
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import ctypes
+import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "GRAIN"]
+__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "parallel_blas_for",
+           "parallel_blas_threads", "GRAIN"]
 
 #: the fewest array elements worth a thread of their own: a hand-off to a worker costs some tens
 #: of microseconds, about what a ufunc takes over 64K float32 elements
@@ -65,12 +78,18 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for minitorch's own CPU work (as ``torch.set_num_threads``). BLAS keeps
-    the count it read from ``OMP_NUM_THREADS`` when NumPy was imported."""
+    """Use ``n`` threads for minitorch's CPU work (as ``torch.set_num_threads``): its own threads
+    and, when NumPy's BLAS is an OpenBLAS we can reach, the matrix products' threads."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    setters = _blas_setters()
     with _lock:
         _state["threads"] = n
+        if setters is not None:
+            if _blas["users"]:  # inside parallel_blas_for: its restore will set n
+                _blas["saved"] = n
+            else:
+                setters[0](n)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -119,3 +138,87 @@ def parallel_for(n: int, fn, grain: int = 1) -> None:
     for error in errors:
         if error is not None:
             raise error
+
+
+# ---------------------------------------------------------------------------------------------
+# Work that calls BLAS: one BLAS thread per range
+# ---------------------------------------------------------------------------------------------
+def _openblas_thread_setters():
+    """(set_num_threads, get_num_threads) of the OpenBLAS that NumPy loaded, through ctypes, or
+    None when NumPy uses another BLAS or the library cannot be found. NumPy's wheels bundle
+    scipy-openblas (symbols ``scipy_openblas_*64_``); a NumPy built against the system's
+    OpenBLAS exports ``openblas_*``."""
+    import numpy
+    here = os.path.dirname(numpy.__file__)
+    paths = glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*"))   # Linux wheels
+    paths += glob.glob(os.path.join(here, ".dylibs", "*openblas*"))             # macOS wheels
+    try:
+        with open("/proc/self/maps") as maps:  # Linux: whatever OpenBLAS is mapped in
+            paths += sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    except OSError:
+        pass
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
+                               ("openblas_", "64_"), ("openblas_", "")):
+            setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+                return setter, getter
+    return None
+
+
+_blas = {"found": False, "setters": None, "users": 0, "saved": None}
+
+
+def _blas_setters():
+    with _lock:
+        if not _blas["found"]:
+            _blas["setters"], _blas["found"] = _openblas_thread_setters(), True
+        return _blas["setters"]
+
+
+@contextlib.contextmanager
+def _one_blas_thread(setters):
+    """OpenBLAS on one thread inside the block (its thread count is one global: the first of
+    overlapping blocks lowers it, the last one out restores it)."""
+    set_threads, get_threads = setters
+    with _lock:
+        if _blas["users"] == 0:
+            _blas["saved"] = get_threads()
+            set_threads(1)
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                set_threads(_blas["saved"])
+
+
+def parallel_blas_threads() -> int:
+    """How many ranges :func:`parallel_blas_for` runs at once: :func:`get_num_threads`, or 1
+    where it would run serially (NumPy's BLAS out of reach, or called from a worker)."""
+    if get_num_threads() <= 1 or getattr(_local, "worker", False) or _blas_setters() is None:
+        return 1
+    return get_num_threads()
+
+
+def parallel_blas_for(n: int, fn) -> None:
+    """Call ``fn(lo, hi)`` on ranges that cover ``[0, n)`` of independent pieces of work that
+    each call BLAS (conv2d's chunks of images): one range per thread, with OpenBLAS limited to
+    one thread while they run. Two threads that each call a multi-threaded OpenBLAS at once
+    serialise on its lock (measured: 4-5x slower than one caller), while one thread per range
+    also puts the copies around the GEMMs (im2col, col2im, transposes) on every core. Runs
+    ``fn(0, n)`` on the calling thread when there is one thread or one piece, or when NumPy's
+    BLAS is not an OpenBLAS we can reach."""
+    if n <= 1 or parallel_blas_threads() <= 1:
+        fn(0, n)
+        return
+    with _one_blas_thread(_blas_setters()):
+        parallel_for(n, fn)

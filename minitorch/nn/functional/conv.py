@@ -80,7 +80,12 @@ in ms at 1 / 2 threads: im2col 6.8 / 9.1 plus 6.9 / 8.6 again in backward (it is
 total 104 / 95 against torch's 51 / 31. The three GEMMs run at OpenBLAS's speed for these shapes
 (70–115 GFLOP/s on one core, where torch's whole convolution runs at ~140), so at 1 thread they
 alone take longer than torch's whole call, and at 2 threads the copies (im2col, col2im,
-transposes) stay on one core. Tried, measured side by side in one process, and not kept:
+transposes) stay on one core — so at 2+ threads the batch's chunks (and, below the chunking
+threshold, one piece of the batch per thread; image by image on the image-major path) run on
+threads of their own, OpenBLAS on one thread each (``backend.parallel.parallel_blas_for``):
+forward+backward of that layer at 2 threads 98 → 65 ms, the seed's 32→64 @16 N64 22 → 18 ms,
+ResNet's 1x1 256→64 @56 N8 44 → 24 ms, the seed's first layer 9.0 → 5.9 ms (A/B in one
+process, 2026-11-30; torch 35, 10, 37, 6.5). Tried, measured side by side, and not kept:
 
 * stride 1 on the flat padded image (the taps as contiguous shifted slices, dL/dx as a
   convolution of dL/dy): the copies cost what im2col costs, the GEMMs span the padded grid — slower.
@@ -90,9 +95,9 @@ transposes) stay on one core. Tried, measured side by side in one process, and n
 * scratch arrays kept between calls for the temporaries (page faults): no change end to end
   (glibc's mmap threshold grows to keep freed blocks of this size in the heap); the same for
   the chunk buffers (0.96–1.02x).
-* im2col/col2im split over threads (``backend.parallel``): 2x faster in isolation, but up to
-  1.7x slower end to end at 2 threads (conv2 N64: 30 → 51 ms) — the copies then compete with
-  the GEMMs' threads and page faults on the fresh column matrix serialise.
+* im2col/col2im alone split over threads (``backend.parallel``), the GEMMs on OpenBLAS's two:
+  2x faster in isolation, but up to 1.7x slower end to end at 2 threads (conv2 N64: 30 → 51
+  ms) — the copies then compete with the GEMMs' threads.
 * Winograd F(2x2, 3x3) forward in NumPy (tensordot transforms): 95 ms against im2col's 43 ms; and
   again (2026-11-30) with the tiles in an (H, W, N, C) layout so every transform is a long
   contiguous ufunc: 90 ms against 51 on 64→64 @32 N32 (transposes in and out 40 ms, the
@@ -104,7 +109,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import ArrayFunction
-from ...backend import array_module, raw_kernels_for
+from ...backend import array_module, parallel, raw_kernels_for
 from ...backend.geometry import ConvGeometry, conv2d_geometry
 from ...backend.shapes import pair_argument
 from ...tensor import Tensor, fmt_shape
@@ -230,8 +235,9 @@ class Conv2d(ArrayFunction):
     chunk_above = 6 << 20
 
     @staticmethod
-    def chunks(geo: ConvGeometry, xp) -> list:
-        """The image ranges [n0, n1) the CPU path works on, one after another.
+    def chunks(geo: ConvGeometry, xp, threads: int = 1) -> tuple:
+        """``(ranges, kept)``: the image ranges [n0, n1) the CPU path works on, and whether
+        forward keeps the columns of all of them for backward.
 
         A column matrix larger than ``chunk_above`` entries (kH·kW times the input: 75 MB for
         64→64 3x3 @32 at batch 32) is written once and read once, from memory, and a fresh
@@ -242,12 +248,17 @@ class Conv2d(ArrayFunction):
         copy, from the cache, and 9x less memory held between forward and backward). Measured
         on the 2-core test machine at 1 thread: 9-16% faster on the layers above the
         threshold, 6-30% slower on smaller ones (smaller GEMMs, the extra copy) — hence one
-        chunk there, and on a GPU (CuPy)."""
+        chunk there, whose columns are kept, and on a GPU (CuPy). With ``threads`` > 1 (see
+        :func:`~minitorch.backend.parallel.parallel_blas_for`) a batch under the threshold is
+        cut into one range per thread instead, its columns still kept."""
         per_image = geo.C * geo.R * geo.S * geo.P * geo.Q
-        if xp is not np or geo.N * per_image <= Conv2d.chunk_above:
-            return [(0, geo.N)]
+        if xp is not np:
+            return [(0, geo.N)], True
+        if geo.N * per_image <= Conv2d.chunk_above:
+            pieces = max(1, min(threads, geo.N))
+            return [(geo.N * i // pieces, geo.N * (i + 1) // pieces) for i in range(pieces)], True
         step = max(1, Conv2d.chunk_elements // max(per_image, 1))
-        return [(n0, min(geo.N, n0 + step)) for n0 in range(0, geo.N, step)]
+        return [(n0, min(geo.N, n0 + step)) for n0 in range(0, geo.N, step)], False
 
     @staticmethod
     def forward_cpu(ctx, x, weight, bias):
@@ -262,23 +273,31 @@ class Conv2d(ArrayFunction):
         xpad = pad2d(x, geo.pads)
         w2 = weight.reshape(groups, o // groups, k_g)                      # (G, O/G, K_g)
         y = xp.empty((n, o, pq), dtype=xp.result_type(x, weight))
-        chunks = Conv2d.chunks(geo, xp)
-        buffer = None if len(chunks) == 1 else xp.empty(  # one chunk: cols is kept for backward
-            k_g * groups * (chunks[0][1] - chunks[0][0]) * pq, dtype=x.dtype)
-        for n0, n1 in chunks:
-            m = (n1 - n0) * pq
-            cols = im2col(xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
-                          out=buffer).reshape(groups, k_g, m)              # (G, K_g, m)
-            y_cn = xp.matmul(w2, cols).reshape(o, n1 - n0, pq)             # one GEMM per group
-            if bias is not None:
-                y_cn += bias.reshape(o, 1, 1)  # here each bias value covers one contiguous row
-            # (O, n, OH·OW) → (n, O, OH·OW): whole planes stay contiguous
-            y[n0:n1] = y_cn.transpose(1, 0, 2)
-        # keep only what backward will read: for dL/dw the columns (one chunk) or the padded
-        # input (several: backward rebuilds each chunk's), for dL/dx the weight
+        per_image = groups * k_g * pq
+        ctx.chunks, ctx.cols_kept = Conv2d.chunks(geo, xp, parallel.parallel_blas_threads())
+        chunks = ctx.chunks
+        # kept: the columns of every image, in one array (chunk [n0, n1) at n0·per_image)
+        kept = xp.empty(n * per_image, dtype=x.dtype) if ctx.cols_kept else None
+
+        def run(lo, hi):  # chunks[lo:hi], on one thread, each in the kept array or in a buffer
+            buffer = kept if ctx.cols_kept else xp.empty(
+                max(n1 - n0 for n0, n1 in chunks[lo:hi]) * per_image, dtype=x.dtype)
+            for n0, n1 in chunks[lo:hi]:
+                m = (n1 - n0) * pq
+                out = buffer[n0 * per_image:] if ctx.cols_kept else buffer
+                cols = im2col(xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
+                              out=out).reshape(groups, k_g, m)             # (G, K_g, m)
+                y_cn = xp.matmul(w2, cols).reshape(o, n1 - n0, pq)         # one GEMM per group
+                if bias is not None:
+                    y_cn += bias.reshape(o, 1, 1)  # each bias value covers one contiguous row
+                # (O, n, OH·OW) → (n, O, OH·OW): whole planes stay contiguous
+                y[n0:n1] = y_cn.transpose(1, 0, 2)
+
+        parallel.parallel_blas_for(len(chunks), run)  # one thread per range of chunks
+        # keep only what backward will read: for dL/dw the columns (kept) or the padded input
+        # (backward rebuilds each chunk's columns), for dL/dx the weight
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.cols_kept = len(chunks) == 1
-        ctx.save_for_backward((cols if ctx.cols_kept else xpad) if needs_w else None,
+        ctx.save_for_backward((kept if ctx.cols_kept else xpad) if needs_w else None,
                               weight if needs_x else None)
         return y.reshape(n, o, geo.P, geo.Q)
 
@@ -298,41 +317,56 @@ class Conv2d(ArrayFunction):
             db = g3.sum(axis=(0, 2))
         if not (needs_x or needs_w):
             return dx, dw, db
-        chunks = Conv2d.chunks(geo, xp)
-        size = k_g * groups * (chunks[0][1] - chunks[0][0]) * pq
-        if needs_w:
-            buffer = None if ctx.cols_kept else xp.empty(size, dtype=grad.dtype)
+        chunks, per_image = ctx.chunks, groups * k_g * pq
         if needs_x:
             w2t = weight.reshape(groups, o // groups, k_g).swapaxes(-1, -2)   # (G, K_g, O/G)
             dx = xp.empty((n, geo.C, geo.H, geo.W), dtype=grad.dtype)
-            dcols_buffer = xp.empty(size, dtype=grad.dtype)
             _, _, hp, wp = geo.padded_shape
-            dxpad_buffer = xp.empty(geo.C * (chunks[0][1] - chunks[0][0]) * hp * wp,
-                                    dtype=grad.dtype)
             top, _, left, _ = geo.pads
-        for n0, n1 in chunks:
-            m = (n1 - n0) * pq
-            # dL/dy of these images in the layout of Y: (n, O, OH·OW) → (O, n, OH·OW)
-            g2 = xp.empty((o, n1 - n0, pq), dtype=grad.dtype)
-            g2[...] = g3[n0:n1].transpose(1, 0, 2)
-            g2 = g2.reshape(groups, o // groups, m)                           # (G, O/G, m)
-            if needs_w:
-                cols = cols_or_xpad if ctx.cols_kept else im2col(
-                    cols_or_xpad[n0:n1], geo.kernel, geo.stride, geo.dilation, geo.out_hw,
-                    out=buffer).reshape(groups, k_g, m)
-                # dw += G2 @ colsᵀ. We form its transpose cols @ G2ᵀ (G, K_g, O/G), which
-                # OpenBLAS computes 15-20% faster for these shapes, and transpose the small result
-                part = xp.matmul(cols, g2.swapaxes(-1, -2)).swapaxes(-1, -2)  # (G, O/G, K_g)
-                dw = part if dw is None else dw + part
+        dw_parts = []  # (first chunk, Σ of its range's dL/dw) per thread
+
+        def run(lo, hi):  # chunks[lo:hi], on one thread, in buffers of its own
+            dw = None
+            most = max(n1 - n0 for n0, n1 in chunks[lo:hi])  # images in the largest chunk
+            if needs_w and not ctx.cols_kept:
+                buffer = xp.empty(most * per_image, dtype=grad.dtype)
             if needs_x:
-                dcols = xp.matmul(w2t, g2, out=dcols_buffer[:groups * k_g * m].reshape(
-                    groups, k_g, m))                                          # (G, K_g, m)
-                # col2im into a zeroed (C, n, Hp, Wp) buffer laid out like dcols, then crop the
-                # padding and return to NCHW in one copy
-                dxpad = dxpad_buffer[:geo.C * (n1 - n0) * hp * wp].reshape(geo.C, n1 - n0, hp, wp)
-                dxpad.fill(0)
-                col2im_add(dcols, dxpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
-                dx[n0:n1] = dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(1, 0, 2, 3)
+                dcols_buffer = xp.empty(most * per_image, dtype=grad.dtype)
+                dxpad_buffer = xp.empty(most * geo.C * hp * wp, dtype=grad.dtype)
+            for n0, n1 in chunks[lo:hi]:
+                m = (n1 - n0) * pq
+                # dL/dy of these images in the layout of Y: (n, O, OH·OW) → (O, n, OH·OW)
+                g2 = xp.empty((o, n1 - n0, pq), dtype=grad.dtype)
+                g2[...] = g3[n0:n1].transpose(1, 0, 2)
+                g2 = g2.reshape(groups, o // groups, m)                       # (G, O/G, m)
+                if needs_w:
+                    if ctx.cols_kept:
+                        cols = cols_or_xpad[n0 * per_image:n1 * per_image]
+                    else:
+                        cols = im2col(cols_or_xpad[n0:n1], geo.kernel, geo.stride, geo.dilation,
+                                      geo.out_hw, out=buffer)
+                    cols = cols.reshape(groups, k_g, m)
+                    # dw += G2 @ colsᵀ. We form its transpose cols @ G2ᵀ (G, K_g, O/G), which
+                    # OpenBLAS computes 15-20% faster for these shapes; transpose the small result
+                    part = xp.matmul(cols, g2.swapaxes(-1, -2)).swapaxes(-1, -2)
+                    dw = part if dw is None else dw + part                    # (G, O/G, K_g)
+                if needs_x:
+                    dcols = xp.matmul(w2t, g2, out=dcols_buffer[:groups * k_g * m].reshape(
+                        groups, k_g, m))                                      # (G, K_g, m)
+                    # col2im into a zeroed (C, n, Hp, Wp) buffer laid out like dcols, then crop
+                    # the padding and return to NCHW in one copy
+                    dxpad = dxpad_buffer[:geo.C * (n1 - n0) * hp * wp].reshape(
+                        geo.C, n1 - n0, hp, wp)
+                    dxpad.fill(0)
+                    col2im_add(dcols, dxpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+                    dx[n0:n1] = dxpad[:, :, top:top + geo.H, left:left + geo.W].transpose(
+                        1, 0, 2, 3)
+            if dw is not None:
+                dw_parts.append((lo, dw))
+
+        parallel.parallel_blas_for(len(chunks), run)  # one thread per range of chunks
+        for _, part in sorted(dw_parts, key=lambda item: item[0]):  # the same order every run
+            dw = part if dw is None else dw + part
         if needs_w:
             dw = dw.reshape(o, geo.C // groups, geo.R, geo.S)
         return dx, dw, db
@@ -358,14 +392,22 @@ class Conv2d(ArrayFunction):
         xpad = pad2d(x, geo.pads)
         windows = window_view(xpad, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
         windows = windows.transpose(3, 0, 1, 2, 4, 5)                    # [n, c, p, q, i, j]
-        cols = xp.ascontiguousarray(windows).reshape(n, k, pq)          # (N, C·kH·kW, OH·OW)
-        y = xp.matmul(weight.reshape(o, k), cols)                         # (N, O, OH·OW)
-        if bias is not None:
-            y += bias.reshape(o, 1)
+        own = windows.flags.c_contiguous  # a 1x1 kernel at stride 1: x is its own columns
+        cols = windows.reshape(n, k, pq) if own else xp.empty((n, k, pq), dtype=x.dtype)
+        y = xp.empty((n, o, pq), dtype=xp.result_type(x, weight))
+
+        def run(lo, hi):  # images [lo, hi) on one thread
+            if not own:  # the one copy: windows → (n, C·kH·kW, OH·OW)
+                cols[lo:hi].reshape(windows[lo:hi].shape)[...] = windows[lo:hi]
+            xp.matmul(weight.reshape(o, k), cols[lo:hi], out=y[lo:hi])  # (n, O, OH·OW)
+            if bias is not None:
+                y[lo:hi] += bias.reshape(o, 1)
+
+        parallel.parallel_blas_for(n, run)
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # a 1x1 kernel at stride 1: the columns are x's own memory. Keep x itself then, so that
         # an in-place change of x before backward is caught (saved-tensor version check)
-        kept = x if xp.may_share_memory(cols, x) else cols
+        kept = x if own else cols
         ctx.save_for_backward(kept if needs_w else None, weight if needs_x else None)
         return y.reshape(n, o, geo.P, geo.Q)
 
@@ -383,16 +425,34 @@ class Conv2d(ArrayFunction):
         dx = dw = db = None
         if needs_b:
             db = g.sum(axis=(0, 2))
-        if needs_w:
-            dw = xp.matmul(g, cols.swapaxes(1, 2)).sum(axis=0).reshape(o, geo.C, geo.R, geo.S)
+        if not (needs_x or needs_w):
+            return dx, dw, db
         if needs_x:
-            dcols = xp.matmul(weight.reshape(o, k).T, g).reshape(
-                n, geo.C, geo.R, geo.S, geo.P, geo.Q)
-            if geo.R == geo.S == 1 and geo.stride == (1, 1) and not any(geo.pads):
-                return dcols.reshape(n, geo.C, geo.H, geo.W), dw, db  # one column per pixel
-            dxpad = xp.zeros(geo.padded_shape, dtype=grad.dtype)
-            col2im_add(dcols.transpose(1, 2, 3, 0, 4, 5), dxpad.transpose(1, 0, 2, 3),
-                       geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+            pointwise = geo.R == geo.S == 1 and geo.stride == (1, 1) and not any(geo.pads)
+            # one column per pixel (1x1, stride 1): dL/dcols is dL/dx; else col2im into dxpad
+            dxpad = xp.empty((n, geo.C, geo.H, geo.W), dtype=grad.dtype) if pointwise else \
+                xp.zeros(geo.padded_shape, dtype=grad.dtype)
+        dw_parts = []  # (first image, Σ over its range of g[n] @ cols[n]ᵀ) per thread
+
+        def run(lo, hi):  # images [lo, hi) on one thread
+            if needs_w:
+                dw_parts.append((lo, xp.matmul(g[lo:hi], cols[lo:hi].swapaxes(1, 2)).sum(axis=0)))
+            if needs_x:
+                if pointwise:
+                    xp.matmul(weight.reshape(o, k).T, g[lo:hi],
+                              out=dxpad[lo:hi].reshape(hi - lo, k, pq))
+                    return
+                dcols = xp.matmul(weight.reshape(o, k).T, g[lo:hi]).reshape(
+                    hi - lo, geo.C, geo.R, geo.S, geo.P, geo.Q)
+                col2im_add(dcols.transpose(1, 2, 3, 0, 4, 5), dxpad[lo:hi].transpose(1, 0, 2, 3),
+                           geo.kernel, geo.stride, geo.dilation, geo.out_hw)
+
+        parallel.parallel_blas_for(n, run)
+        for _, part in sorted(dw_parts, key=lambda item: item[0]):  # the same order every run
+            dw = part if dw is None else dw + part
+        if needs_w:
+            dw = dw.reshape(o, geo.C, geo.R, geo.S)
+        if needs_x:
             top, _, left, _ = geo.pads
             dx = dxpad[:, :, top:top + geo.H, left:left + geo.W]
             if dx.shape != dxpad.shape:
@@ -428,7 +488,9 @@ def cpu_phase_times(geo: ConvGeometry, x, weight, bias, grad) -> dict:
     """``{phase: seconds}`` for one run of the CPU path's forward and backward (groups = 1,
     input, weight and bias gradients), chunk by chunk as ``forward_cpu``/``backward_cpu`` run it,
     with a clock around each step (for ``benchmarks/conv_profile.py``; kept beside the code it
-    mirrors)."""
+    mirrors). It runs the chunks one after another, as the code does on one thread; with more
+    threads the code runs ranges of chunks at once (``parallel_blas_for``), BLAS on one thread
+    each, and a phase's time here is the sum over those threads."""
     import time
     from collections import defaultdict
     xp = array_module(x)
@@ -441,9 +503,8 @@ def cpu_phase_times(geo: ConvGeometry, x, weight, bias, grad) -> dict:
         spent[name] += now - clock[0]
         clock[0] = now
 
-    chunks = Conv2d.chunks(geo, xp)
+    chunks, kept = Conv2d.chunks(geo, xp)  # one thread's way through the batch
     size = k * (chunks[0][1] - chunks[0][0]) * pq
-    kept = len(chunks) == 1
     w2 = weight.reshape(o, k)
     xpad = pad2d(x, geo.pads)
     y = xp.empty((n, o, pq), dtype=x.dtype)
