@@ -36,7 +36,7 @@ Backward (the vector-Jacobian product): y[n,c,i,j] = x[n,c, position of the winn
     dL/dx[n, c, h, w] = Σ_{(i,j) whose winner is (h, w)} g[n, c, i, j]
 
 — each gradient is routed to its window's argmax; overlapping windows (stride < kernel) can share
-a winner, so the contributions are *added*: for each offset k, dxpad[slice_k] += g·(winner == k)
+a winner, so the contributions are *added*: for each offset k, dx[slice_k] += g·(winner == k)
 (a plain assignment when windows cannot overlap, as in the usual 2x2 pooling with stride 2).
 
 One deliberate difference: with dilation a window can consist of padding only (W=1, kernel 2,
@@ -173,40 +173,49 @@ class MaxPool2d(ArrayFunction):
         return best, _flat_indices(winner, geo, xp) if ctx.return_indices else None
 
     @staticmethod
+    def plane_slices(geo: PoolGeometry, a: int, b: int) -> tuple:
+        """(outputs, inputs): the windows whose kernel offset (a, b) lies inside the input plane
+        (not in the padding), and the positions of x they read there — a slice of the output and
+        a strided slice of x (no padded copy). Either may be empty."""
+        def axis(n_out, offset, stride, pad, size):
+            start = offset - pad                    # position read by window 0
+            lo = max(0, -(start // stride))         # first window whose position is ≥ 0
+            hi = min(n_out, (size - 1 - start) // stride + 1) if start < size else 0
+            hi = max(lo, hi)                        # last window whose position is < size
+            first = start + lo * stride
+            return slice(lo, hi), slice(first, first + (hi - lo - 1) * stride + 1 if hi > lo
+                                        else first, stride)
+        rows_out, rows_in = axis(geo.OH, a * geo.dh, geo.sh, geo.ph, geo.H)
+        cols_out, cols_in = axis(geo.OW, b * geo.dw, geo.sw, geo.pw, geo.W)
+        return (slice(None), slice(None), rows_out, cols_out), \
+            (slice(None), slice(None), rows_in, cols_in)
+
+    @staticmethod
     def backward_cpu(ctx, grad):
         geo = ctx.geometry
         (winner,) = ctx.saved_tensors
         xp = array_module(grad)
-        top, bottom, left, right = MaxPool2d.padding_reached(geo)
         # windows that tile the input (stride = kernel, no padding or dilation, sizes that are
         # multiples of the kernel: the usual 2x2/2) store every position exactly once below, so
-        # dxpad needs no zeroing pass
+        # dx needs no zeroing pass
         tiles = (geo.sh, geo.sw) == (geo.kh, geo.kw) and geo.dh == geo.dw == 1 and \
-            (geo.OH * geo.kh, geo.OW * geo.kw) == (geo.H, geo.W) and \
-            (top, bottom, left, right) == (0, 0, 0, 0)
-        dxpad = (xp.empty if tiles else xp.zeros)(
-            (geo.N, geo.C, geo.H + top + bottom, geo.W + left + right), dtype=grad.dtype)
+            (geo.OH * geo.kh, geo.OW * geo.kw) == (geo.H, geo.W) and geo.ph == geo.pw == 0
+        dx = (xp.empty if tiles else xp.zeros)((geo.N, geo.C, geo.H, geo.W), dtype=grad.dtype)
         # g · mask is the fast way to keep g at the winners and 0 elsewhere, but inf · 0 = NaN:
         # an inf/NaN gradient takes the (10x slower) masked select, which leaves exact zeros.
         # One sum tells whether g holds inf/NaN (a sum that overflows takes the select too)
         with np.errstate(over="ignore", invalid="ignore"):
             finite = grad.dtype.kind != "f" or bool(xp.isfinite(grad.sum()))
-        # Overlapping windows without dilation: the offsets (a, b) with a < sH and b < sW read
-        # disjoint positions, and each position's first contribution in scan order (the order
-        # of the sums) comes from one of them. So they go first, as plain stores (no read of
-        # dxpad), and the rest are added in scan order: the same sums, fewer reads.
-        offsets = list(range(geo.kh * geo.kw))
-        stored = set()
-        if geo.overlapping and geo.dh == geo.dw == 1:
-            stored = {k for k in offsets if k // geo.kw < geo.sh and k % geo.kw < geo.sw}
-            offsets = sorted(stored) + [k for k in offsets if k not in stored]
+        # each offset's windows, clipped to the plane: gradients routed to padding are dropped
+        # here instead of into a padded buffer that is cropped afterwards (one array and one
+        # copy less: the ResNet stem's 3x3/2 backward, 1 thread, 8-15% less time)
+        slices = [MaxPool2d.plane_slices(geo, *divmod(k, geo.kw)) for k in range(geo.kh * geo.kw)]
 
         def route(lo, hi):  # images lo..hi-1
-            grad_, winner_, dxpad_ = grad[lo:hi], winner[lo:hi], dxpad[lo:hi]
+            grad_, winner_, dx_ = grad[lo:hi], winner[lo:hi], dx[lo:hi]
             routed = xp.empty_like(grad_)                       # scratch reused by every offset
             mask = xp.empty(grad_.shape, dtype=bool)
-            for k in offsets:
-                window = MaxPool2d.window_slice(geo, *divmod(k, geo.kw))
+            for k, (outputs, inputs) in enumerate(slices):     # torch's scan order: its sums
                 xp.equal(winner_, k, out=mask)
                 if finite:
                     xp.multiply(grad_, mask, out=routed)
@@ -214,15 +223,12 @@ class MaxPool2d(ArrayFunction):
                     routed[...] = xp.where(mask, grad_, 0)
                 # when windows do not overlap (stride >= dilated kernel extent, e.g. the usual
                 # 2x2/2), every input position is read by at most one (window, offset): assign
-                if geo.overlapping and k not in stored:
-                    dxpad_[window] += routed
+                if geo.overlapping:
+                    dx_[inputs] += routed[outputs]
                 else:
-                    dxpad_[window] = routed
+                    dx_[inputs] = routed[outputs]
 
         run_over_images(geo, xp, route)
-        dx = dxpad[:, :, top:top + geo.H, left:left + geo.W]
-        if dx.shape != dxpad.shape:
-            dx = xp.ascontiguousarray(dx)
         return dx
 
     # ---- CUDA: kernels/maxpool2d.cu ----------------------------------------------------------
