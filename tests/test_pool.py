@@ -236,3 +236,25 @@ def test_infinite_gradient_reaches_only_the_winner():
         L.nn.functional.max_pool2d(xt, 2).backward(L.tensor(g))
         got = xt.grad.numpy()
         np.testing.assert_array_equal(got, [[[[0., 0.], [0., np.inf]]]], err_msg=L.__name__)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, stride=2, padding=1),
+                                    dict(kernel_size=3, stride=1, padding=1),
+                                    dict(kernel_size=(3, 2), stride=(2, 1), dilation=(1, 2))])
+def test_overlapping_windows_sum_gradients_in_torchs_order(kwargs):
+    """Where overlapping windows share a winner (many, with ties from rounded values), the
+    gradients reaching it are added in the order of the windows, as torch's CPU kernel adds
+    them: float32 sums of several terms come out bit for bit as torch's."""
+    rng = np.random.default_rng(23)
+    x = np.round(rng.standard_normal((2, 3, 13, 12)), 1).astype(np.float32)  # many ties
+    grads = []
+    for L in (torch, minitorch):
+        xt = L.tensor(x, requires_grad=True)
+        y = L.nn.functional.max_pool2d(xt, **kwargs)
+        g = np.random.default_rng(29).standard_normal(tuple(y.shape)).astype(np.float32)
+        y.backward(L.tensor(g))
+        grads.append(xt.grad.numpy())
+    _, index = torch.nn.functional.max_pool2d(torch.from_numpy(x), return_indices=True, **kwargs)
+    shared = max(np.bincount(plane).max() for plane in index.reshape(6, -1).numpy())
+    assert shared >= 3  # some input is the winner of three windows or more: a sum of 3+ terms
+    np.testing.assert_array_equal(grads[1], grads[0])
