@@ -18,10 +18,10 @@
 // overlapping windows add up:
 //     dx[nc, h, w] = Σ_{(i, j) whose window holds (h, w) and ind[nc, i, j] == h·W + w} dy[nc, i, j]
 // computed as a *gather*: one thread per input element visits the (at most kh·kw) windows
-// that can hold it — a = 0..kh−1 gives i = (h + ph − a·dh)/sh when that divides exactly, the
-// same for b — in the order (a, b) = (0,0), (0,1), …: the order in which the CPU path adds the
-// contributions, so both give the same float32 sums. No atomics, deterministic, dx needs no
-// zeroing. (An out-of-plane index h'·W + w' of an empty window cannot equal an in-window
+// that can hold it — tap a gives window row i = (h + ph − a·dh)/sh when that divides exactly,
+// the same for b — in row-major window order (i, j) (taps a and b from the last to the first):
+// the order in which torch's CPU kernel and our CPU path scatter-add the contributions, so all
+// three give the same float32 sums. No atomics, deterministic, dx needs no zeroing. (An out-of-plane index h'·W + w' of an empty window cannot equal an in-window
 // h·W + w: such an index has w' >= W or h' >= H, see pooling.py.)
 //
 // Launch geometry: block (256, 1, 1), grid (min(ceil(total/256), 32·SMs), 1, 1) with a
@@ -80,16 +80,18 @@ max_pool2d_bwd(const float* __restrict__ dy, const long long* __restrict__ ind,
         const int h = hw / W, w = hw - h * W;
         const long long base = nc * OH * OW;
         float sum = 0.f;
-        for (int a = 0; a < kh; ++a) {
+        for (int a = kh - 1; a >= 0; --a) {  // window rows i in increasing order (torch's)
             const int th = h + ph - a * dh;  // = i·sh for the window row i that puts tap a on h
-            if (th < 0) break;               // decreasing in a
+            if (th < 0) continue;            // th grows as a falls
             const int i = th / sh;
-            if (i * sh != th || i >= OH) continue;
-            for (int b = 0; b < kw; ++b) {
+            if (i >= OH) break;              // and so does i
+            if (i * sh != th) continue;
+            for (int b = kw - 1; b >= 0; --b) {  // window columns j in increasing order
                 const int tw = w + pw - b * dw;
-                if (tw < 0) break;
+                if (tw < 0) continue;
                 const int j = tw / sw;
-                if (j * sw != tw || j >= OW) continue;
+                if (j >= OW) break;
+                if (j * sw != tw) continue;
                 const long long o = base + i * OW + j;
                 if (__ldg(ind + o) == hw) sum += __ldg(dy + o);
             }
