@@ -189,15 +189,23 @@ class MaxPool2d(ArrayFunction):
         # a window of padding only (possible with dilation) depends on no input: no gradient
         inside = _windows_inside(geo, xp)
 
-        def route(lo, hi):  # images lo..hi-1
-            planes = (hi - lo) * geo.C
-            where = _flat_indices(winner[lo:hi], geo, xp)           # position in its plane
-            where += (xp.arange(planes) * (geo.H * geo.W)).reshape(hi - lo, geo.C, 1, 1)
-            g = grad[lo:hi]
-            if inside is not None:
-                where, g = where[:, :, inside], g[:, :, inside]
-            # unbuffered: a position that wins several windows gets all their gradients
-            add_at(dx[lo:hi].reshape(-1), where.reshape(-1), g.reshape(-1))
+        plane = geo.H * geo.W
+        winner3 = winner.reshape(geo.N * geo.C, geo.OH, geo.OW)      # planes, one after another
+        grad3 = grad.reshape(geo.N * geo.C, geo.OH, geo.OW)
+        dx_flat = dx.reshape(-1)
+        # planes per block: about GRAIN windows, so the block's index array stays in the cache
+        step = max(1, parallel.GRAIN // max(1, geo.OH * geo.OW))
+
+        def route(lo, hi):  # images lo..hi-1, a block of planes at a time
+            for p0 in range(lo * geo.C, hi * geo.C, step):
+                p1 = min(hi * geo.C, p0 + step)
+                where = _flat_indices(winner3[p0:p1], geo, xp)      # position in its plane
+                where += (xp.arange(p0, p1) * plane).reshape(p1 - p0, 1, 1)
+                g = grad3[p0:p1]
+                if inside is not None:
+                    where, g = where[:, inside], g[:, inside]
+                # unbuffered: a position that wins several windows gets all their gradients
+                add_at(dx_flat, where.reshape(-1), g.reshape(-1))
 
         run_over_images(geo, xp, route)
         return dx
