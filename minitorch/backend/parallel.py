@@ -149,6 +149,12 @@ def _openblas_thread_setters():
     scipy-openblas (symbols ``scipy_openblas_*64_``); a NumPy built against the system's
     OpenBLAS exports ``openblas_*``."""
     import numpy
+    try:  # NumPy's build record names its BLAS; only an OpenBLAS has these setters
+        blas = numpy.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):
+        blas = "unknown"
+    if "openblas" not in str(blas).lower():
+        return None
     here = os.path.dirname(numpy.__file__)
     paths = glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*"))   # Linux wheels
     paths += glob.glob(os.path.join(here, ".dylibs", "*openblas*"))             # macOS wheels
