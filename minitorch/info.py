@@ -45,7 +45,7 @@ def _blas_threads() -> str:
     except ImportError:
         pass
     from .backend import parallel
-    setters = parallel._blas_setters()
+    setters = parallel.blas_thread_setters()
     if setters is not None:  # NumPy's OpenBLAS, asked through ctypes
         return f"openblas: {setters[1]()} (minitorch.set_num_threads sets it)"
     set_vars = [f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ]

@@ -159,12 +159,12 @@ def _numpy_blas_is_openblas() -> bool:
 def test_numpys_openblas_is_found_when_numpy_uses_one():
     """The ctypes lookup finds the thread setters of the OpenBLAS NumPy loaded (NumPy's wheels
     bundle scipy-openblas); without them conv2d would run its chunks serially."""
-    setters = parallel._blas_setters()
+    setters = parallel.blas_thread_setters()
     assert (setters is not None) == _numpy_blas_is_openblas()
 
 
 def test_parallel_blas_for_runs_ranges_at_once_with_one_blas_thread_and_restores_it(threads):
-    setters = parallel._blas_setters()
+    setters = parallel.blas_thread_setters()
     if setters is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS: parallel_blas_for runs serially (below)")
     set_threads, get_threads = setters
@@ -185,7 +185,7 @@ def test_parallel_blas_for_runs_ranges_at_once_with_one_blas_thread_and_restores
 
 
 def test_set_num_threads_sets_openblas_threads_too(threads):
-    setters = parallel._blas_setters()
+    setters = parallel.blas_thread_setters()
     if setters is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS: it keeps the count it read at import")
     assert setters[1]() == 3                       # the fixture's set_num_threads(3)
@@ -227,7 +227,7 @@ def test_conv2d_on_threads_matches_torch(threads, path, blas, dtype, monkeypatch
     if blas == "unreachable":
         monkeypatch.setitem(parallel._blas, "found", True)
         monkeypatch.setitem(parallel._blas, "setters", None)
-    elif parallel._blas_setters() is None:
+    elif parallel.blas_thread_setters() is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS")
     ranges = []
     parallel_for = parallel.parallel_for

@@ -49,7 +49,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "parallel_for", "parallel_blas_for",
-           "parallel_blas_threads", "GRAIN"]
+           "parallel_blas_threads", "blas_thread_setters", "GRAIN"]
 
 #: the fewest array elements worth a thread of their own: a hand-off to a worker costs some tens
 #: of microseconds, about what a ufunc takes over 64K float32 elements
@@ -82,7 +82,7 @@ def set_num_threads(n: int) -> None:
     and, when NumPy's BLAS is an OpenBLAS we can reach, the matrix products' threads."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
-    setters = _blas_setters()
+    setters = blas_thread_setters()
     with _lock:
         _state["threads"] = n
         if setters is not None:
@@ -181,7 +181,8 @@ def _openblas_thread_setters():
 _blas = {"found": False, "setters": None, "users": 0, "saved": None}
 
 
-def _blas_setters():
+def blas_thread_setters():
+    """(set_num_threads, get_num_threads) of NumPy's OpenBLAS, or None (found once, cached)."""
     with _lock:
         if not _blas["found"]:
             _blas["setters"], _blas["found"] = _openblas_thread_setters(), True
@@ -210,7 +211,7 @@ def _one_blas_thread(setters):
 def parallel_blas_threads() -> int:
     """How many ranges :func:`parallel_blas_for` runs at once: :func:`get_num_threads`, or 1
     where it would run serially (NumPy's BLAS out of reach, or called from a worker)."""
-    if get_num_threads() <= 1 or getattr(_local, "worker", False) or _blas_setters() is None:
+    if get_num_threads() <= 1 or getattr(_local, "worker", False) or blas_thread_setters() is None:
         return 1
     return get_num_threads()
 
@@ -226,5 +227,5 @@ def parallel_blas_for(n: int, fn) -> None:
     if n <= 1 or parallel_blas_threads() <= 1:
         fn(0, n)
         return
-    with _one_blas_thread(_blas_setters()):
+    with _one_blas_thread(blas_thread_setters()):
         parallel_for(n, fn)
