@@ -24,6 +24,14 @@ the sum of the gradients of all its consumers (fan-out accumulates), returns one
 and passes each on to that input's node. Unless ``retain_graph`` is set, a node frees its saved
 arrays after use; a second backward through it raises.
 
+Gradient buffers. When the engine holds the only reference to a gradient array (CPython's
+reference count says so: torch's engine makes the same test before it steals a buffer), it tells
+the node (``ctx.grads_owned``) and an elementwise backward may write its result there — ReLU's
+does — and a leaf keeps it as ``.grad`` without a copy. A gradient the user passed to
+``backward()``, one array handed to two inputs, or one a Function still holds is never written.
+Measured on the CIFAR Net's B256 training step (1 / 2 threads, A/B in one process): 539 → 496 ms
+and 377 → 329 ms.
+
 Several outputs
 ---------------
 ``forward`` may return a tuple of arrays (``max_pool2d`` with ``return_indices``); ``apply``
@@ -42,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -151,12 +160,15 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         self.variable = variable
 
-    def accumulate(self, grad):
+    def accumulate(self, grad, owned: bool = False):
+        """Add ``grad`` to the leaf's ``.grad``; ``owned``: nothing else refers to ``grad`` (the
+        engine's ``sole_reference``), so a first gradient is kept as it is, not copied."""
         t = self.variable
         if grad.dtype != t._data.dtype:
-            grad = grad.astype(t._data.dtype)
+            grad, owned = grad.astype(t._data.dtype), True
         if t.grad is None:
-            t.grad = t._wrap(grad.copy())  # own the array: backward may hand the same one to two leaves
+            # a copy unless it is ours alone: backward may hand the same array to two leaves
+            t.grad = t._wrap(grad if owned else grad.copy())
         else:
             # asarray: NumPy turns the sum of two 0-dim arrays into a scalar, which has no memory
             # to write into (zero_grad(set_to_none=False) fills .grad in place)
@@ -204,6 +216,9 @@ class ArrayFunction(Node):
     _released = False
     _retained = ()  # non-leaf outputs whose .grad should be kept (retain_grad)
     materialize_grads = True
+    #: set by the engine before backward: per output, whether its gradient array is backward's
+    #: to overwrite (nothing else refers to it; see ``sole_reference``)
+    grads_owned: tuple = ()
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -516,22 +531,62 @@ def topological_order(root: Node) -> list:
     return order
 
 
-def _output_grads(node, grads: dict) -> list | None:
-    """The gradients that reached ``node``'s outputs, zeros for outputs that got none (torch's
-    materialised grads; None instead after ``ctx.set_materialize_grads(False)``); None when no
-    output got one (nothing to propagate)."""
+def _references(array) -> int:
+    return sys.getrefcount(array)
+
+
+def _calibrate() -> int | None:
+    """What ``_references`` reports for an array held by one variable, and None where the count
+    cannot be trusted (another interpreter, a free-threaded build, a second holder not seen)."""
+    if sys.implementation.name != "cpython" or not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None
+    array = np.empty(1)
+    alone = _references(array)
+    other = array  # noqa: F841 (a second holder)
+    return alone if _references(array) == alone + 1 else None
+
+
+_ALONE = _calibrate()
+
+
+def sole_reference(array) -> bool:
+    """Whether the caller's one variable is all that refers to ``array``, a writeable NumPy array
+    that owns its memory: then nobody else can see a change to it, and a backward may write its
+    result into the gradient it received instead of a new array (torch's engine makes the same
+    test, use_count() == 1, before it steals a gradient buffer). A view (its base holds the
+    memory), a gradient the user passed to ``backward()``, one array handed to two inputs (by
+    Add's backward, say) or kept by a Function all fail the test. Call it as
+    ``sole_reference(g)`` with ``g`` a plain local variable (the count includes it)."""
+    return _ALONE is not None and type(array) is np.ndarray and array.base is None \
+        and array.flags.writeable and _references(array) <= _ALONE + 1  # + this parameter
+
+
+def _output_grads(node, grads: dict) -> tuple:
+    """(the gradients that reached ``node``'s outputs, whether each is backward's to overwrite):
+    zeros for outputs that got none (torch's materialised grads; None instead after
+    ``ctx.set_materialize_grads(False)``); (None, ()) when no output got one (nothing to
+    propagate)."""
     key = id(node)
+    # (each test runs before anything else takes a reference to g)
     if node.n_outputs == 1:
         g = grads.pop((key, 0), None)
-        return None if g is None else [g]
-    found = [grads.pop((key, nr), None) for nr in range(node.n_outputs)]
+        if g is None:
+            return None, ()
+        owned = sole_reference(g)
+        return [g], (owned,)
+    found, owned = [], []
+    for nr in range(node.n_outputs):
+        g = grads.pop((key, nr), None)
+        owned.append(g is not None and sole_reference(g))
+        found.append(g)
     if all(g is None for g in found):
-        return None
+        return None, ()
     if not node.materialize_grads:
-        return found
+        return found, tuple(owned)
     xp = array_module(*(g for g in found if g is not None))
     return [xp.zeros(meta.shape, dtype=meta.dtype) if g is None else g
-            for g, meta in zip(found, node.outputs)]
+            for g, meta in zip(found, node.outputs)], tuple(o or g is None for o, g in
+                                                             zip(owned, found))
 
 
 def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
@@ -542,9 +597,11 @@ def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
         if isinstance(node, AccumulateGrad):
             g = grads.pop((id(node), 0), None)
             if g is not None:
-                node.accumulate(g)
+                owned = sole_reference(g)  # before the call below takes references to g
+                node.accumulate(g, owned=owned)
+            g = None
             continue
-        out_grads = _output_grads(node, grads)
+        out_grads, node.grads_owned = _output_grads(node, grads)
         if out_grads is None:
             continue
         for t in node._retained:
@@ -566,6 +623,8 @@ def run_backward(root: tuple, grad, retain_graph: bool = False) -> None:
                                    f"for an input of shape {tuple(shape)}")
             key = (id(parent), nr)
             grads[key] = grads[key] + gi if key in grads else gi
+        # drop this step's references to the gradients: sole_reference counts every holder
+        g = gi = in_grads = out_grads = None
         if not retain_graph:
             node._saved = ()
             node._released = True

@@ -916,3 +916,85 @@ def test_max_pool2d_indices_are_a_non_differentiable_second_output(dtype):
     (out * minitorch.tensor(cot).to(out.dtype)).sum().backward()
     (t_out * torch.tensor(cot).to(t_out.dtype)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+
+
+# ---- gradient buffers nobody else holds: written in place (ReLU), kept as .grad (leaves) --------
+@pytest.fixture
+def relu_spy(monkeypatch):
+    """Records, for every ReLU backward, whether the engine gave it its gradient to overwrite and
+    whether it did (its result is the array it received)."""
+    from minitorch import ops
+    seen, backward = [], ops.ReLU.backward
+
+    def spy(ctx, g):
+        dx = backward(ctx, g)
+        seen.append((ctx.grads_owned, dx is g))
+        return dx
+    monkeypatch.setattr(ops.ReLU, "backward", staticmethod(spy))
+    return seen
+
+
+def relu_pool(L, x):
+    return L.nn.functional.max_pool2d(L.relu(x), 2)
+
+
+def test_relu_backward_writes_into_a_gradient_only_the_engine_holds(relu_spy):
+    """max_pool2d's backward returns a new array that only the engine refers to: ReLU's backward
+    writes its result there (no new array), and the leaf keeps it as .grad (no copy) — with
+    torch's values."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64))  # large enough for the fast path
+    check(relu_pool, x)
+    assert relu_spy == [((True,), True)]
+
+
+def test_a_gradient_the_user_passed_is_never_overwritten(relu_spy):
+    x = minitorch.tensor(np.random.default_rng(1).standard_normal((64, 80)), requires_grad=True)
+    g = np.random.default_rng(2).standard_normal((64, 80))
+    g_user = minitorch.from_numpy(g)
+    before = g.copy()
+    minitorch.relu(x).backward(g_user)
+    np.testing.assert_array_equal(g, before)
+    assert relu_spy == [((False,), False)]
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(x.detach().numpy() > 0, before, 0))
+
+
+def test_one_gradient_handed_to_two_inputs_is_overwritten_only_by_the_last_reader(relu_spy):
+    """Add's backward passes one array to both branches: the first ReLU to read it must not
+    overwrite it (the other branch still holds it), the second may; the values are torch's."""
+    rng = np.random.default_rng(3)
+    p, q = rng.standard_normal((2, 3, 64, 64)), rng.standard_normal((2, 3, 64, 64))
+    check(lambda L, p, q: L.nn.functional.max_pool2d(L.relu(p) + L.relu(q), 2), p, q)
+    assert [owned for owned, _ in relu_spy] == [(False,), (True,)]
+
+
+class _Leak(Function):
+    """backward returns an array that something else (the test) still holds."""
+    held = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return minitorch.from_numpy(_Leak.held)
+
+
+def test_a_gradient_someone_else_holds_is_not_overwritten(relu_spy):
+    rng = np.random.default_rng(4)
+    x = minitorch.tensor(rng.standard_normal((64, 80)), requires_grad=True)
+    _Leak.held = rng.standard_normal((64, 80))
+    before = _Leak.held.copy()
+    _Leak.apply(minitorch.relu(x)).sum().backward()
+    np.testing.assert_array_equal(_Leak.held, before)
+    assert relu_spy == [((False,), False)]
+
+
+def test_leaves_given_one_array_do_not_share_it():
+    """z = x + w hands the same gradient array to both leaves: at most one may keep it."""
+    x = minitorch.tensor(np.ones((64, 80)), requires_grad=True)
+    w = minitorch.tensor(np.ones((64, 80)), requires_grad=True)
+    relu_pool(minitorch, (x + w).reshape(1, 1, 64, 80)).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), w.grad.numpy())
+    x.grad.zero_()
+    assert w.grad.numpy().sum() == 64 * 80 / 4  # one winner per 2x2 window, each with g = 1

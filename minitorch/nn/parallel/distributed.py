@@ -40,8 +40,8 @@ class _SyncingAccumulateGrad(AccumulateGrad):
         super().__init__(variable)
         self.reducer, self.index = reducer, index
 
-    def accumulate(self, grad):
-        super().accumulate(grad)
+    def accumulate(self, grad, owned: bool = False):
+        super().accumulate(grad, owned)
         self.reducer.mark_ready(self.index)
 
 
