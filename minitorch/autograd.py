@@ -170,9 +170,16 @@ class AccumulateGrad(Node):
             # a copy unless it is ours alone: backward may hand the same array to two leaves
             t.grad = t._wrap(grad if owned else grad.copy())
         else:
-            # asarray: NumPy turns the sum of two 0-dim arrays into a scalar, which has no memory
-            # to write into (zero_grad(set_to_none=False) fills .grad in place)
-            t.grad._data = array_module(grad).asarray(t.grad._data + grad)
+            # in place, as torch's accumulation (no new array of the parameter's size per
+            # backward); a .grad someone made read-only, or of another shape, gets a new array
+            # (asarray: the sum of two 0-dim arrays is a scalar, with no memory to write into)
+            acc, xp = t.grad._data, array_module(grad)
+            if acc.flags.writeable and acc.shape == grad.shape and acc.dtype == grad.dtype \
+                    and array_module(acc) is xp:
+                xp.add(acc, grad, out=acc)
+                t.grad._bump_version()
+            else:
+                t.grad._data = xp.asarray(acc + grad)
 
 
 _NO_EDGE = (None, 0)

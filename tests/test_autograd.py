@@ -998,3 +998,24 @@ def test_leaves_given_one_array_do_not_share_it():
     assert not np.shares_memory(x.grad.numpy(), w.grad.numpy())
     x.grad.zero_()
     assert w.grad.numpy().sum() == 64 * 80 / 4  # one winner per 2x2 window, each with g = 1
+
+
+def test_gradients_accumulate_in_place_as_torchs():
+    """A second backward adds into the same .grad array (an array view of it sees the sum, in
+    both libraries); a .grad someone made read-only gets a new array instead."""
+    seen = []
+    for L in (torch, minitorch):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        (x * 3).sum().backward()
+        view = x.grad.numpy()            # shares memory with .grad
+        (x * 4).sum().backward()
+        seen.append(view.copy())
+    np.testing.assert_array_equal(seen[0], [7.0, 7.0])
+    np.testing.assert_array_equal(seen[1], seen[0])
+    x = minitorch.tensor([1.0, 2.0], requires_grad=True)
+    frozen = np.array([1.0, 1.0])
+    frozen.flags.writeable = False
+    x.grad = minitorch.from_numpy(frozen)
+    (x * 4).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 5.0])
+    np.testing.assert_array_equal(frozen, [1.0, 1.0])
