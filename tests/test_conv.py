@@ -310,3 +310,15 @@ def _t(*shape, dtype="float64"):
 def test_errors(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         minitorch.nn.functional.conv2d(*args, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding=(0, 2), stride=2)])
+def test_1x1_with_padding_and_more_outputs_than_inputs(kwargs, dtype):
+    """A padded 1x1 kernel with C < O takes the image-major path; at stride 1 its columns are
+    the padded copy's memory (not x's): backward reads them, not x (found in review: it tried
+    to read x as columns of the padded size)."""
+    rng = np.random.default_rng(13)
+    x, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((16, 3, 1, 1)), \
+        rng.standard_normal(16)
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, **kwargs), x, w, b, dtype=dtype)

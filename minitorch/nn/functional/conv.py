@@ -409,9 +409,10 @@ class Conv2d(ArrayFunction):
 
         parallel.parallel_blas_for(n, run)
         needs_x, needs_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        # a 1x1 kernel at stride 1: the columns are x's own memory. Keep x itself then, so that
-        # an in-place change of x before backward is caught (saved-tensor version check)
-        kept = x if own else cols
+        # a 1x1 kernel at stride 1 without padding: the columns are x's own memory. Keep x itself
+        # then, so that an in-place change of x before backward is caught (saved-tensor version
+        # check); with padding they are the padded copy's, which is kept
+        kept = x if own and xpad is x else cols
         ctx.save_for_backward(kept if needs_w else None, weight if needs_x else None)
         return y.reshape(n, o, geo.P, geo.Q)
 
