@@ -193,11 +193,6 @@ class PoolGeometry(NamedTuple):
     def out_hw(self) -> tuple:
         return (self.OH, self.OW)
 
-    @property
-    def overlapping(self) -> bool:
-        """Whether two windows can share an input position (stride < dilated kernel extent)."""
-        return (self.sh < self.dh * (self.kh - 1) + 1) or (self.sw < self.dw * (self.kw - 1) + 1)
-
 
 def pooling_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
                         ceil_mode: bool) -> int:
