@@ -185,6 +185,15 @@ class AccumulateGrad(Node):
 _NO_EDGE = (None, 0)
 
 
+def _saved_version(t) -> tuple:
+    """What a node keeps to check a saved tensor later: its version counter (shared with its
+    views), the version now, and shape and dtype for the error message — not the Tensor. A
+    node that saved its own output would otherwise form a cycle (output → ._grad_fn → node →
+    output) that only the cyclic garbage collector frees: every such output's memory would
+    outlive its last use (torch's SavedVariable keeps the counter too)."""
+    return t._version_counter, t._version_counter.value, tuple(t.shape), t.dtype
+
+
 class OutputMeta(NamedTuple):
     """What backward and ``minitorch.viz`` need to know of one output of a recorded call."""
     shape: tuple
@@ -259,21 +268,22 @@ class ArrayFunction(Node):
                 f"tensors after they have already been freed): {self.name()} already freed its "
                 f"saved values. Specify retain_graph=True on the first backward() call if you "
                 f"need to backward through the graph a second time.")
-        for t, version in self._saved_versions:
-            if t._version != version:
+        for counter, version, shape, dtype in self._saved_versions:
+            if counter.value != version:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{t.dtype.name} tensor of shape {tuple(t.shape)}], which is "
-                    f"input to {self.name()}, is at version {t._version}; expected version {version} "
-                    f"instead.")
+                    f"inplace operation: [{dtype.name} tensor of shape {shape}], which is "
+                    f"input to {self.name()}, is at version {counter.value}; expected version "
+                    f"{version} instead.")
         return self._saved
 
     def output_moved(self, old, new) -> None:
         """Tensor ``new`` now holds this node's output ``old`` (an in-place op computed old out of
         place and stored it into new's memory): the saved-version check follows ``new``."""
         if self._saved_versions:
-            self._saved_versions = tuple((new, new._version) if t is old else (t, v)
-                                         for t, v in self._saved_versions)
+            self._saved_versions = tuple(
+                _saved_version(new) if counter is old._version_counter else (counter, *rest)
+                for counter, *rest in self._saved_versions)
 
     # ---- recording ------------------------------------------------------------------------
     def _record_inputs(self, args, needs) -> None:
@@ -334,8 +344,8 @@ class ArrayFunction(Node):
             if ctx._saved:
                 saved_ids = {id(s) for s in ctx._saved}
                 ctx._saved_versions = tuple(
-                    (t, t._version) for t in [*(a for a in args if isinstance(a, Tensor)), *results]
-                    if id(t._data) in saved_ids)
+                    _saved_version(t) for t in [*(a for a in args if isinstance(a, Tensor)),
+                                                *results] if id(t._data) in saved_ids)
         else:
             ctx._saved = ()
         return cls._finish(ctx, args, kwargs, raw, outs, results, out, record)
@@ -475,7 +485,7 @@ class Function(ArrayFunction):
         if record:
             ctx.outputs = tuple(metas)
             ctx.n_outputs = len(outs)
-            ctx._saved_versions = tuple((t, t._version) for t in ctx._saved
+            ctx._saved_versions = tuple(_saved_version(t) for t in ctx._saved
                                         if isinstance(t, Tensor))
         else:
             ctx._saved = ()

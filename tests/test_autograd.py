@@ -781,6 +781,39 @@ def test_version_counter_counts_in_place_ops():
     assert both(run) == [7, 7]
 
 
+OPS_SAVING_THEIR_OUTPUT = {
+    "exp": lambda x: x.exp(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "tanh": lambda x: x.tanh(),
+    "softmax": lambda x: x.softmax(0),
+    "log_softmax": lambda x: x.log_softmax(0),
+    "recorded_in_place": lambda x: (x * 1).exp_(),  # the node's check follows the moved output
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPS_SAVING_THEIR_OUTPUT))
+def test_an_output_saved_for_backward_is_freed_with_its_last_reference(op):
+    """A node that saved its own output must not refer back to the output Tensor: the cycle
+    (output → grad_fn → node → output) would keep the output's memory until the cyclic garbage
+    collector runs (disabled here, so the leak shows)."""
+    import gc
+    import weakref
+    x = leaf([0.5, -1.0, 2.0])
+    gc.disable()
+    try:
+        y = OPS_SAVING_THEIR_OUTPUT[op](x)
+        out, node = weakref.ref(y), weakref.ref(y.grad_fn)
+        del y
+        assert out() is None and node() is None
+    finally:
+        gc.enable()
+    y = OPS_SAVING_THEIR_OUTPUT[op](x)  # and the check of the saved output still works
+    with minitorch.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 # ---------------------------------------------------------------------------------------------
 # The graph as torch shows it: next_functions holds (node, output_nr) pairs
 # ---------------------------------------------------------------------------------------------
