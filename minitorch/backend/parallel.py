@@ -25,7 +25,11 @@ N64 22 → 18 ms, ResNet's 1x1 256→64 @56 N8 44 → 24 ms (torch: 35, 10, 37).
 BLAS's idle threads. OpenBLAS's workers spin for about 0.1 s after each matrix product before
 they sleep; on a machine with as many cores as threads they then take the cores our threads
 (and anything else) need. ``import minitorch`` sets ``OPENBLAS_THREAD_TIMEOUT=4`` (spin 2^4
-cycles, then sleep) when NumPy is not loaded yet and the variable is unset. Measured at 2
+cycles, then sleep) when NumPy is not loaded yet and the variable is unset. OpenBLAS reads it
+once, when it loads, so a script that imports NumPy (or torch) first would keep the long spin:
+then the first time minitorch starts threads of its own, :func:`shorten_blas_idle_spin` makes
+OpenBLAS read its environment again and restarts its workers (the Net's step at batch 64, 2
+threads, NumPy imported first: 135-139 → 91-95 ms, 2 runs each). Measured at 2
 threads on the 2-core test machine (3 runs, each against one thread in the same process):
 with that setting the CIFAR Net's training step at batch 256 took 15-19% less time with these
 threads, SimpleCNN's 26-51% less, the Net's at batch 64 between 12% less and 8% more; without
@@ -49,7 +53,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "parallel_for", "parallel_blas_for",
-           "parallel_blas_threads", "blas_thread_setters", "GRAIN"]
+           "parallel_blas_threads", "blas_thread_setters", "shorten_blas_idle_spin", "GRAIN"]
 
 #: the fewest array elements worth a thread of their own: a hand-off to a worker costs some tens
 #: of microseconds, about what a ufunc takes over 64K float32 elements
@@ -93,6 +97,8 @@ def set_num_threads(n: int) -> None:
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
+    if _blas["spin"] is None:  # before our first worker thread starts
+        shorten_blas_idle_spin()
     with _lock:
         if _state["pool"] is None or _state["size"] < workers:
             if _state["pool"] is not None:
@@ -174,11 +180,15 @@ def _openblas_thread_setters():
             getter = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
             if setter is not None and getter is not None:
                 setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+                _blas["library"] = lib
                 return setter, getter
     return None
 
 
-_blas = {"found": False, "setters": None, "users": 0, "saved": None}
+# setters: found once; users/saved: see _one_blas_thread; library: the OpenBLAS found;
+# spin: what shorten_blas_idle_spin did (None until it ran)
+_blas = {"found": False, "setters": None, "users": 0, "saved": None, "library": None,
+         "spin": None}
 
 
 def blas_thread_setters():
@@ -187,6 +197,42 @@ def blas_thread_setters():
         if not _blas["found"]:
             _blas["setters"], _blas["found"] = _openblas_thread_setters(), True
         return _blas["setters"]
+
+
+def shorten_blas_idle_spin() -> str:
+    """Give NumPy's OpenBLAS the short idle spin that ``import minitorch`` asks for
+    (``OPENBLAS_THREAD_TIMEOUT=4``) when NumPy was loaded before minitorch and the library is
+    still on its default (about 0.1 s of spinning after each matrix product, on a core our
+    threads need): set the variable (unless the user set it), have OpenBLAS read its
+    environment again (``openblas_read_env``) and restart its workers (``blas_thread_shutdown_``,
+    ``blas_thread_init``: the workers take their timeout when they start). Runs once, before
+    minitorch's first worker threads start; a matrix product on another thread at that moment
+    would race with the restart. Returns what it found or did (``minitorch info`` shows it)."""
+    if _blas["spin"] is None:
+        _blas["spin"] = _shorten_blas_idle_spin()
+    return _blas["spin"]
+
+
+def _shorten_blas_idle_spin() -> str:
+    if blas_thread_setters() is None:
+        return "not an OpenBLAS we can reach"
+    lib = _blas["library"]
+    try:
+        timeout, read_env = lib.openblas_thread_timeout, lib.openblas_read_env
+        shutdown, init = lib.blas_thread_shutdown_, lib.blas_thread_init
+    except AttributeError:
+        return "this OpenBLAS cannot re-read its environment"
+    if timeout() != 0:  # the variable was set when OpenBLAS loaded (by minitorch or the user)
+        return f"OPENBLAS_THREAD_TIMEOUT={timeout()} (read when NumPy loaded)"
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    read_env()
+    if timeout() == 0:
+        return "the default spin (OPENBLAS_THREAD_TIMEOUT is 0 or invalid)"
+    with _lock:
+        shutdown()
+        init()
+    return (f"OPENBLAS_THREAD_TIMEOUT={timeout()} (NumPy was loaded first: re-read, workers "
+            f"restarted)")
 
 
 @contextlib.contextmanager
