@@ -41,11 +41,19 @@ def add_at(a, index, values) -> None:
     cupyx.scatter_add(a, index, values)
 
 
+_DEVICES = {}  # one device object per place (as torch's are, they are not changed after)
+
+
 def device_of(array) -> device:
-    """The device an array lives on."""
+    """The device an array lives on (``tensor.device`` is read in every argument check)."""
     if isinstance(array, np.ndarray) or np.isscalar(array):
-        return device("cpu")
-    return device("cuda", int(array.device.id))
+        key = None
+    else:
+        key = int(array.device.id)
+    found = _DEVICES.get(key)
+    if found is None:
+        found = _DEVICES[key] = device("cpu") if key is None else device("cuda", key)
+    return found
 
 
 # Route the hot paths (matmul, linear, conv2d, max_pool2d) on CuPy float32 arrays to our CUDA

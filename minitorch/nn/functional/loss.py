@@ -147,15 +147,26 @@ class NLLLoss(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
+        """``ignore_index`` None: the caller found every target a class index, so no target is
+        ignored; without a weight every wₙ is then 1 (Σₙ wₙ = the number of targets) and the
+        losses are just −x[n, tₙ]."""
         xp = array_module(x)
-        w, safe, keep = _target_weights(target, weight, ignore_index, x.dtype)
+        if weight is None and ignore_index is None:
+            w = keep = None
+            safe = target
+        else:
+            w, safe, keep = _target_weights(target, weight, ignore_index, x.dtype)
         index = safe[:, None]  # (N, 1, d1, …): where along the class axis to pick
         if x.ndim == 2:  # (N, C): plain integer indexing, a few µs cheaper than take_along_axis
             picked = x[xp.arange(x.shape[0]), safe]
         else:
             picked = xp.take_along_axis(x, index, axis=1).squeeze(1)
-        losses = xp.where(keep, -w * picked, x.dtype.type(0))  # ignored positions are exactly 0
-        total_weight = xp.asarray(w.sum(), dtype=x.dtype)
+        if w is None:
+            losses = -picked
+            total_weight = xp.asarray(losses.size, dtype=x.dtype)
+        else:
+            losses = xp.where(keep, -w * picked, x.dtype.type(0))  # ignored positions: exactly 0
+            total_weight = xp.asarray(w.sum(), dtype=x.dtype)
         ctx.in_shape, ctx.index, ctx.weights, ctx.keep = x.shape, index, w, keep
         ctx.total_weight, ctx.reduction = total_weight, reduction
         if reduction == "none":
@@ -172,10 +183,17 @@ class NLLLoss(ArrayFunction):
         if ctx.reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = g / ctx.total_weight
-        with np.errstate(invalid="ignore"):
-            g_picked = xp.where(ctx.keep, -ctx.weights * g, g.dtype.type(0))
+        if ctx.weights is None:  # every wₙ = 1
+            g_picked = -g
+        else:
+            with np.errstate(invalid="ignore"):
+                g_picked = xp.where(ctx.keep, -ctx.weights * g, g.dtype.type(0))
         gx = xp.zeros(ctx.in_shape, dtype=g.dtype)
-        xp.put_along_axis(gx, ctx.index, xp.expand_dims(g_picked, 1), axis=1)
+        if len(ctx.in_shape) == 2:  # (N, C): plain integer indexing, as in forward
+            gx[xp.arange(ctx.in_shape[0]), ctx.index[:, 0]] = g_picked
+        else:
+            xp.put_along_axis(gx, ctx.index, xp.expand_dims(g_picked, 1) if g_picked.ndim else
+                              g_picked, axis=1)
         return gx, None, None, None, None
 
 
@@ -189,7 +207,8 @@ def _check_class_input(op: str, input) -> int:
 
 
 def _class_index_target(op: str, input: Tensor, target: Tensor, ignore_index: int):
-    """Check class-index targets against input (C,) or (N, C, d1, …); return them as int64."""
+    """Check class-index targets against input (C,) or (N, C, d1, …); return them as int64, and
+    whether none of them can be ``ignore_index`` (all are class indices, and it is not one)."""
     n_classes = input.shape[0 if input.ndim == 1 else 1]
     if target.device != input.device:
         raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found input "
@@ -213,14 +232,14 @@ def _class_index_target(op: str, input: Tensor, target: Tensor, ignore_index: in
                            f"{fmt_shape(target.shape)}")
     t = target._data.astype(np.int64)  # a copy: backward must not see later in-place changes
     if t.size == 0 or (0 <= t.min() and t.max() < n_classes):  # all in range: nothing to find
-        return t
+        return t, not 0 <= ignore_index < n_classes
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         value = int(t[bad].reshape(-1)[0])
         raise IndexError(f"{op}: target {value} is out of bounds for {n_classes} classes (valid "
                          f"class indices are 0..{n_classes - 1}; ignore_index={ignore_index} "
                          f"marks a target to skip)")
-    return t
+    return t, False
 
 
 def _class_weight(op: str, weight, n_classes: int, input: Tensor):
@@ -240,9 +259,13 @@ def _class_weight(op: str, weight, n_classes: int, input: Tensor):
     return weight
 
 
-def _nll(input: Tensor, target, weight, ignore_index: int, reduction: str) -> Tensor:
-    """``NLLLoss`` on checked arguments; an unbatched (C,) input is a batch of one."""
+def _nll(input: Tensor, target, weight, ignore_index: int, reduction: str,
+         none_ignored: bool = False) -> Tensor:
+    """``NLLLoss`` on checked arguments; an unbatched (C,) input is a batch of one.
+    ``none_ignored``: no target equals ignore_index (``_class_index_target`` found it)."""
     w = None if weight is None else weight._data
+    if none_ignored:
+        ignore_index = None
     if input.ndim == 1:
         out = NLLLoss.apply(input.reshape(1, -1), target.reshape(1), w, ignore_index, reduction)
         return out.reshape(()) if reduction == "none" else out
@@ -260,11 +283,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     reduction = _reduction(op, size_average, reduce, reduction)
     n_classes = _check_class_input(op, input)
     _check_tensor(op, "target", target)
-    t = _class_index_target(op, input, target, ignore_index)
+    t, none_ignored = _class_index_target(op, input, target, ignore_index)
     weight = _class_weight(op, weight, n_classes, input)
     if weight is not None:
         _no_grad_arg(op, "weight", weight)
-    return _nll(input, t, weight, ignore_index, reduction)
+    return _nll(input, t, weight, ignore_index, reduction, none_ignored)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,11 +346,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
             return -terms.sum()
         return -terms.sum() / (input.numel() // n_classes if n_classes else 0)
 
-    t = _class_index_target(op, input, target, ignore_index)
+    t, none_ignored = _class_index_target(op, input, target, ignore_index)
     if weight is not None:
         _no_grad_arg(op, "weight", weight)
     log_p = log_softmax(input, class_dim)
-    nll = _nll(log_p, t, weight, ignore_index, reduction)
+    nll = _nll(log_p, t, weight, ignore_index, reduction, none_ignored)
     if label_smoothing == 0:
         return nll
     # the uniform part: Sₙ = −Σ_c weight_c log p_{n,c}, zero at ignored targets
