@@ -145,6 +145,12 @@ def test_layer_norm_matches_torch(lead, norm, seed, dtype, affine, eps):
         # one value per group: x̂ = 0 exactly, and float32 torch returns rounding noise of
         # 1/sqrt(eps) · 1e-8 as the gradient; that case is compared in float64 below
         dtype = "float64"
+    if np.prod(norm) == 2:
+        # two values per group: x̂ = ±d/√(d² + ε) is ±1 up to ε, so dL/dx is ε-small and left
+        # over from cancelling terms of size 1/σ; in float32 both libraries land ~1e-5 off
+        # (seen: lead [3], seed 255, float64 value 4.6615e-3: torch 4.6845e-3, minitorch
+        # 4.6686e-3); compare those in float64
+        dtype = "float64"
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(lead + norm) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
     w, b = rng.standard_normal(norm), rng.standard_normal(norm)
