@@ -51,10 +51,19 @@ class GELU(ArrayFunction):
     def forward(ctx, x, approximate):
         xp = array_module(x)
         ctx.approximate = approximate
-        if approximate == "tanh":
-            t = xp.tanh(x.dtype.type(_SQRT_2_OVER_PI) * (x + x.dtype.type(_CUBIC) * x * x * x))
+        if approximate == "tanh":  # in place: two new arrays instead of eight (out= keeps
+            f = x.dtype.type       # a 0-d result an array, which NumPy would make a scalar)
+            t = xp.multiply(x, x, out=xp.empty_like(x))
+            t *= f(_CUBIC)
+            t += 1
+            t *= x                                   # x + 0.044715 x³
+            t *= f(_SQRT_2_OVER_PI)                  # u
+            xp.tanh(t, out=t)
             ctx.save_for_backward(x, t)
-            return x.dtype.type(0.5) * x * (1 + t)
+            y = xp.add(t, 1, out=xp.empty_like(x))
+            y *= x
+            y *= f(0.5)                              # ½ x (1 + t)
+            return y
         cdf = (0.5 * (1.0 + _erf(x.astype(np.float64) / math.sqrt(2.0)))).astype(x.dtype)
         ctx.save_for_backward(x, cdf)
         return x * cdf
@@ -64,10 +73,22 @@ class GELU(ArrayFunction):
         x, aux = ctx.saved_tensors
         xp = array_module(x)
         half = x.dtype.type(0.5)
-        if ctx.approximate == "tanh":
-            t = aux
-            du = x.dtype.type(_SQRT_2_OVER_PI) * (1 + x.dtype.type(3 * _CUBIC) * x * x)
-            return g * (half * (1 + t) + half * x * (1 - t * t) * du), None
+        if ctx.approximate == "tanh":  # in place, as forward
+            f, t = x.dtype.type, aux
+            du = xp.multiply(x, x, out=xp.empty_like(x))
+            du *= f(3 * _CUBIC)
+            du += 1
+            du *= f(_SQRT_2_OVER_PI)                 # du/dx
+            slope = xp.multiply(t, t, out=xp.empty_like(x))
+            xp.subtract(1, slope, out=slope)         # 1 − t²
+            slope *= x
+            slope *= half
+            slope *= du                              # ½ x (1 − t²) du/dx
+            xp.add(t, 1, out=du)
+            du *= half                               # ½ (1 + t)
+            slope += du
+            slope *= g
+            return slope, None
         pdf = x.dtype.type(_INV_SQRT_2PI) * xp.exp(-half * x * x)
         return g * (aux + x * pdf), None
 
