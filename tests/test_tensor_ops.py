@@ -171,6 +171,22 @@ def test_matmul_matches_torch(form, dtype, ab, seed):
     check(fn, values(seed, ab[0]), values(seed + 1, ab[1]), dtype=dtype, seed=seed)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["contiguous", "permuted", "transposed_weight", "empty"])
+def test_batched_times_matrix_as_one_product(dtype, case):
+    """(…, M, K) @ (K, N) runs as one (…·M, K) @ (K, N) product (backend.matmul); a
+    non-contiguous left side, a transposed right side (Linear's Wᵀ) and empty batches too."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((0, 3, 4) if case == "empty" else (2, 3, 5, 4))
+    b = rng.standard_normal((5, 4) if case == "transposed_weight" else (4, 6))
+    fn = {"contiguous": lambda L, a, b: a @ b,
+          "permuted": lambda L, a, b: a.transpose(0, 1) @ b,
+          "transposed_weight": lambda L, a, b: a @ b.t(),
+          "empty": lambda L, a, b: a @ b}[case]
+    m_out, _ = check(fn, a, b, dtype=dtype)
+    assert m_out.shape == fn(torch, torch.tensor(a), torch.tensor(b)).shape
+
+
 # ---------------------------------------------------------------------------------------------
 # Comparisons: bool results, no graph
 # ---------------------------------------------------------------------------------------------

@@ -90,4 +90,9 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
         a = xp.swapaxes(a, -1, -2)
     if transpose_b:
         b = xp.swapaxes(b, -1, -2)
+    if a.ndim > 2 and b.ndim == 2 and a.size and b.size:
+        # (…, M, K) @ (K, N) is one (…·M, K) @ (K, N) product: NumPy would instead loop over
+        # the leading dims, one small GEMM each (a Transformer's linear layer on (B, T, K):
+        # 706 µs against 101 for (64, 11, 64) @ (64, 256), float32, 1 thread)
+        return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
     return xp.matmul(a, b)
