@@ -293,3 +293,61 @@ def test_conv2d_on_threads_matches_torch(threads, path, blas, dtype, monkeypatch
     # forward and backward each split the batch: 7 one-image chunks, or 3 pieces, or 7 images
     expected = {"chunks": 7, "pieces": 3}.get(path, 7)
     assert ranges == ([expected, expected] if blas == "openblas" else [])
+
+
+# ---- batched matmul and attention's softmax on threads ----------------------------------------
+def _count_ranges(monkeypatch):
+    ranges = []
+    parallel_for = parallel.parallel_for
+    monkeypatch.setattr(parallel, "parallel_for",
+                        lambda n, fn, grain=1: ranges.append(n) or parallel_for(n, fn, grain))
+    return ranges
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batched_matmul_on_threads_matches_torch_and_numpy(threads, dtype, monkeypatch):
+    """A batch of products with equal batch dims, split over 3 threads (every batch counts
+    here): the products and both gradients as torch, the products bit for bit NumPy's."""
+    from minitorch import backend
+    if parallel.blas_thread_setters() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS: batched products run as one matmul")
+    monkeypatch.setattr(backend, "BATCHED_MATMUL_THREADS_ABOVE", 0)
+    ranges = _count_ranges(monkeypatch)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 5, 4, 3)), rng.standard_normal((2, 5, 3, 6))
+    check(lambda L, a, b: a @ b, a, b, dtype=dtype)
+    assert ranges == [10, 10, 10]  # forward, dL/da, dL/db: 2·5 products each
+    a32, b32 = a.astype(dtype), b.astype(dtype)
+    np.testing.assert_array_equal(backend.matmul(a32, b32, transpose_b=False), a32 @ b32)
+    np.testing.assert_array_equal(backend.matmul(a32, b32.swapaxes(-1, -2), transpose_b=True),
+                                  a32 @ b32)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_attention_softmax_in_blocks_on_threads_matches_torch_and_one_thread(threads, dtype,
+                                                                          monkeypatch):
+    """scaled_dot_product_attention's softmax in blocks of rows on 3 threads (one row per block
+    here), with a causal mask and a row whose keys are all masked: torch's output and
+    gradients, and the same bits as one thread."""
+    ranges = _count_ranges(monkeypatch)
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 3, 6, 4)) for _ in range(3))
+    mask = np.tril(np.ones((6, 6), dtype=bool))
+    check(lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+          q, k, v, dtype=dtype)
+    assert 36 in ranges  # 2·3·6 rows, one block each
+    mask[2] = False      # query 2 sees no key: its output is 0, not NaN
+
+    def run():
+        qt, kt, vt = (minitorch.tensor(a, dtype=getattr(minitorch, dtype), requires_grad=True)
+                      for a in (q, k, v))
+        out = minitorch.nn.functional.scaled_dot_product_attention(
+            qt, kt, vt, attn_mask=minitorch.tensor(mask))
+        out.backward(minitorch.tensor(np.ones(out.shape), dtype=out.dtype))
+        return [t.detach().numpy() for t in (out, qt.grad, kt.grad, vt.grad)]
+    on_threads = run()
+    minitorch.set_num_threads(1)
+    on_one = run()
+    assert not np.isnan(on_threads[0]).any() and not on_threads[0][:, :, 2].any()
+    for x, y in zip(on_threads, on_one):
+        np.testing.assert_array_equal(x, y)

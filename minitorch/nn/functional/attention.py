@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from ...autograd import ArrayFunction
-from ...backend import array_module, to_device
+from ...backend import array_module, parallel, to_device
 from ...backend import matmul as backend_matmul
 from ...ops import unbroadcast
 from ...random import default_generator
@@ -24,7 +24,25 @@ def masked_softmax_(s):
     """softmax along the last axis, computed in place in ``s`` (which it returns): the scores
     are a fresh array nobody else holds, and each pass over the (…, L, S) block costs. A row
     that is entirely −inf (every key masked) gives 0s, not NaNs (what torch's CPU kernel
-    returns), so its output and gradients are 0."""
+    returns), so its output and gradients are 0.
+
+    On NumPy the rows go in blocks of about ``parallel.GRAIN`` entries, one range of blocks per
+    intra-op thread: every pass over a block runs while it is in the cache, and the threads
+    share the work (rows are independent: the same bits as one pass over all of them)."""
+    xp = array_module(s)
+    if xp is not np or s.ndim == 0 or s.size <= parallel.GRAIN or not s.flags.c_contiguous:
+        return _softmax_rows_(s)
+    rows = s.reshape(-1, s.shape[-1])  # a view (s is contiguous): the blocks write into s
+    per_block = max(1, parallel.GRAIN // max(1, s.shape[-1]))
+
+    def blocks(lo, hi):
+        for r0 in range(lo * per_block, min(hi * per_block, rows.shape[0]), per_block):
+            _softmax_rows_(rows[r0:r0 + per_block])
+    parallel.parallel_for(-(-rows.shape[0] // per_block), blocks)
+    return s
+
+
+def _softmax_rows_(s):
     xp = array_module(s)
     m = s.max(axis=-1, keepdims=True)
     finite = xp.isfinite(m)
