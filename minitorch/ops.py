@@ -699,16 +699,15 @@ class TakeAlongDim(ArrayFunction):
 # ---------------------------------------------------------------------------------------------
 # softmax and log_softmax
 # ---------------------------------------------------------------------------------------------
-def _shifted(x, dim):
-    """x − max(x) along ``dim``: every entry ≤ 0, so exp never overflows (log-sum-exp trick).
-
-    Subtracting the same constant m from every entry of a slice changes neither softmax nor
-    log_softmax:  e^(xᵢ−m) / Σⱼ e^(xⱼ−m) = e^xᵢ / Σⱼ e^xⱼ.
-    """
-    if x.size == 0:  # no slices at all (max of an empty axis is undefined)
-        return x
-    # (a slice that is all −inf, or holds +inf, gives −inf − (−inf) = nan here, as in torch)
-    return x - x.max(axis=dim, keepdims=True)
+def _row_blocks(dim, *arrays):
+    """2-D row views of ``arrays`` for work along ``dim`` in cache-sized blocks of rows on the
+    intra-op threads (``parallel.for_row_blocks``), or None where that does not apply: CuPy,
+    a dim other than the last, a non-contiguous array, or too little work to split."""
+    x = arrays[0]
+    if (array_module(x) is not np or dim != x.ndim - 1 or x.size <= parallel.ROW_BLOCKS_ABOVE
+            or not all(a.flags.c_contiguous for a in arrays)):
+        return None
+    return [a.reshape(-1, x.shape[-1]) for a in arrays]
 
 
 class Softmax(ArrayFunction):
@@ -724,17 +723,51 @@ class Softmax(ArrayFunction):
     @staticmethod
     def forward(ctx, x, dim):
         xp = array_module(x)
-        with np.errstate(invalid="ignore", over="ignore"):
-            e = xp.exp(_shifted(x, dim))
-            y = e / e.sum(axis=dim, keepdims=True)
-        ctx.save_for_backward(y)
         ctx.dim = dim
+        with np.errstate(invalid="ignore", over="ignore"):
+            y = xp.empty_like(x)
+            rows = _row_blocks(dim, x, y)
+            if rows is None:
+                y = Softmax.rows(x, dim, y)
+            else:  # the same formula, block by block (the same bits)
+                parallel.for_row_blocks(len(rows[0]), x.shape[-1], lambda r0, r1: Softmax.rows(
+                    rows[0][r0:r1], -1, rows[1][r0:r1]))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def rows(x, dim, y):
+        """y = softmax(x) along dim, written into y (and returned). Subtracting the slice's
+        maximum m first changes nothing, e^(xᵢ−m) / Σⱼ e^(xⱼ−m) = e^xᵢ / Σⱼ e^xⱼ, but every
+        exponent is then ≤ 0 and exp cannot overflow (the log-sum-exp trick). A slice that is
+        all −inf, or holds +inf, gives −inf − (−inf) = nan there, as in torch."""
+        xp = array_module(x)
+        if x.size == 0:  # no slices at all (the max of an empty axis is undefined)
+            return y
+        xp.subtract(x, x.max(axis=dim, keepdims=True), out=y)   # x − m ≤ 0
+        xp.exp(y, out=y)
+        y /= y.sum(axis=dim, keepdims=True)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True)), None
+        xp = array_module(y)
+        dx = xp.empty_like(y)
+        rows = _row_blocks(ctx.dim, y, g, dx)
+        if rows is None:
+            return Softmax.vjp(y, g, ctx.dim, dx), None
+        y2, g2, dx2 = rows
+        parallel.for_row_blocks(len(y2), y.shape[-1], lambda r0, r1: Softmax.vjp(
+            y2[r0:r1], g2[r0:r1], -1, dx2[r0:r1]))
+        return dx, None
+
+    @staticmethod
+    def vjp(y, g, dim, dx):
+        """dx = y · (g − Σ g·y) along dim, written into dx (and returned)."""
+        array_module(y).subtract(g, (g * y).sum(axis=dim, keepdims=True), out=dx)
+        dx *= y
+        return dx
 
 
 class LogSoftmax(ArrayFunction):
@@ -753,23 +786,49 @@ class LogSoftmax(ArrayFunction):
     @staticmethod
     def forward(ctx, x, dim):
         xp = array_module(x)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            z = _shifted(x, dim)                     # a new array: updated in place below
-            e = xp.exp(z)
-            log_sum = xp.log(e.sum(axis=dim, keepdims=True))
-            y = z if z is not x else z.copy()
-            y -= log_sum                             # (fewer fresh arrays: each costs page faults)
-        ctx.save_for_backward(y)
         ctx.dim = dim
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            y = xp.empty_like(x)
+            rows = _row_blocks(dim, x, y)
+            if rows is None:
+                LogSoftmax.rows(x, dim, y)
+            else:  # the same formula, block by block (the same bits)
+                parallel.for_row_blocks(len(rows[0]), x.shape[-1], lambda r0, r1: LogSoftmax.rows(
+                    rows[0][r0:r1], -1, rows[1][r0:r1]))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def rows(x, dim, y):
+        """y = log_softmax(x) along dim, written into y (and returned); the shift by the max as
+        in ``Softmax.rows``."""
+        xp = array_module(x)
+        if x.size == 0:
+            return y
+        xp.subtract(x, x.max(axis=dim, keepdims=True), out=y)   # x − m
+        y -= xp.log(xp.exp(y).sum(axis=dim, keepdims=True))    # − log Σⱼ e^(xⱼ−m)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         xp = array_module(y)
-        dx = xp.exp(y)                               # softmax(x), then in place:
-        dx *= g.sum(axis=ctx.dim, keepdims=True)     #   softmax(x) · Σᵢ gᵢ
-        return xp.subtract(g, dx, out=dx), None      #   g − softmax(x) · Σᵢ gᵢ
+        dx = xp.empty_like(y)
+        rows = _row_blocks(ctx.dim, y, g, dx)
+        if rows is None:
+            return LogSoftmax.vjp(y, g, ctx.dim, dx), None
+        y2, g2, dx2 = rows
+        parallel.for_row_blocks(len(y2), y.shape[-1], lambda r0, r1: LogSoftmax.vjp(
+            y2[r0:r1], g2[r0:r1], -1, dx2[r0:r1]))
+        return dx, None
+
+    @staticmethod
+    def vjp(y, g, dim, dx):
+        """dx = g − softmax(x) · Σᵢ gᵢ (softmax(x) = e^y), written into dx (and returned)."""
+        xp = array_module(y)
+        xp.exp(y, out=dx)
+        dx *= g.sum(axis=dim, keepdims=True)
+        return xp.subtract(g, dx, out=dx)
 
 
 

@@ -20,6 +20,7 @@ def threads(monkeypatch):
     before = minitorch.get_num_threads()
     minitorch.set_num_threads(3)
     monkeypatch.setattr(parallel, "GRAIN", 1)
+    monkeypatch.setattr(parallel, "ROW_BLOCKS_ABOVE", 0)
     yield 3
     minitorch.set_num_threads(before)
 
@@ -351,3 +352,33 @@ def test_attention_softmax_in_blocks_on_threads_matches_torch_and_one_thread(thr
     assert not np.isnan(on_threads[0]).any() and not on_threads[0][:, :, 2].any()
     for x, y in zip(on_threads, on_one):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softmax_in_blocks_of_rows_on_threads_matches_torch_and_one_thread(threads, op, dtype,
+                                                                          monkeypatch):
+    """softmax / log_softmax along the last dim in blocks of rows (one row each here) on 3
+    threads: torch's values and gradients, also for rows with −inf and +inf, and the same bits
+    as one thread; along another dim the work is not split."""
+    ranges = _count_ranges(monkeypatch)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 4, 5)) * 3
+    check(lambda L, x: getattr(x, op)(-1), x, dtype=dtype)
+    assert ranges == [8, 8]  # forward and backward, 2·4 rows
+    check(lambda L, x: getattr(x, op)(1), x, dtype=dtype)
+    assert ranges == [8, 8]
+    x[0, 1] = -np.inf        # a row of −inf and a row holding +inf: NaN rows, as torch
+    x[1, 2, 3] = np.inf
+
+    def run():
+        t = minitorch.tensor(x, dtype=getattr(minitorch, dtype), requires_grad=True)
+        y = getattr(t, op)(-1)
+        y.backward(minitorch.tensor(np.ones(x.shape), dtype=y.dtype))
+        return y.detach().numpy(), t.grad.numpy()
+    on_threads = run()
+    expected = getattr(torch.tensor(x), op)(-1).numpy()
+    np.testing.assert_array_equal(np.isnan(on_threads[0]), np.isnan(expected))
+    minitorch.set_num_threads(1)
+    for a, b in zip(on_threads, run()):
+        np.testing.assert_array_equal(a, b)

@@ -53,7 +53,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "parallel_for", "parallel_blas_for",
-           "parallel_blas_threads", "blas_thread_setters", "shorten_blas_idle_spin", "GRAIN"]
+           "parallel_blas_threads", "blas_thread_setters", "shorten_blas_idle_spin", "for_row_blocks",
+           "GRAIN"]
 
 #: the fewest array elements worth a thread of their own: a hand-off to a worker costs some tens
 #: of microseconds, about what a ufunc takes over 64K float32 elements
@@ -144,6 +145,27 @@ def parallel_for(n: int, fn, grain: int = 1) -> None:
     for error in errors:
         if error is not None:
             raise error
+
+
+#: the fewest entries worth ``for_row_blocks``: below, the Python calls per block and the
+#: hand-offs cost more than the cache and the threads save (log_softmax forward+backward of
+#: (256, 1000) float32: 919 → 1050 µs at 1 thread, 1126 → 1243 at 2; of (2048, 1000): 8.0 →
+#: 7.5 ms and 7.9 → 5.7 ms)
+ROW_BLOCKS_ABOVE = 8 * GRAIN
+
+
+def for_row_blocks(rows: int, row_length: int, fn) -> None:
+    """Call ``fn(r0, r1)`` on blocks of consecutive rows, about :data:`GRAIN` entries each (at
+    least one row), one range of blocks per thread. For row-wise work with several passes
+    (softmax: max, exp, sum, divide) over more than :data:`ROW_BLOCKS_ABOVE` entries: every
+    pass over a block runs while the block is in the cache, and the threads share the blocks
+    (rows are independent: the same bits as one call over all rows)."""
+    per_block = max(1, GRAIN // max(1, row_length))
+
+    def blocks(lo, hi):
+        for r0 in range(lo * per_block, min(hi * per_block, rows), per_block):
+            fn(r0, min(r0 + per_block, rows))
+    parallel_for(-(-rows // per_block), blocks)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,19 +26,14 @@ def masked_softmax_(s):
     that is entirely −inf (every key masked) gives 0s, not NaNs (what torch's CPU kernel
     returns), so its output and gradients are 0.
 
-    On NumPy the rows go in blocks of about ``parallel.GRAIN`` entries, one range of blocks per
-    intra-op thread: every pass over a block runs while it is in the cache, and the threads
-    share the work (rows are independent: the same bits as one pass over all of them)."""
+    On NumPy the rows go in cache-sized blocks over the intra-op threads
+    (``parallel.for_row_blocks``)."""
     xp = array_module(s)
-    if xp is not np or s.ndim == 0 or s.size <= parallel.GRAIN or not s.flags.c_contiguous:
+    if (xp is not np or s.ndim == 0 or s.size <= parallel.ROW_BLOCKS_ABOVE
+            or not s.flags.c_contiguous):
         return _softmax_rows_(s)
     rows = s.reshape(-1, s.shape[-1])  # a view (s is contiguous): the blocks write into s
-    per_block = max(1, parallel.GRAIN // max(1, s.shape[-1]))
-
-    def blocks(lo, hi):
-        for r0 in range(lo * per_block, min(hi * per_block, rows.shape[0]), per_block):
-            _softmax_rows_(rows[r0:r0 + per_block])
-    parallel.parallel_for(-(-rows.shape[0] // per_block), blocks)
+    parallel.for_row_blocks(rows.shape[0], rows.shape[1], lambda r0, r1: _softmax_rows_(rows[r0:r1]))
     return s
 
 
