@@ -258,3 +258,36 @@ def test_overlapping_windows_sum_gradients_in_torchs_order(kwargs):
     shared = max(np.bincount(plane).max() for plane in index.reshape(6, -1).numpy())
     assert shared >= 3  # some input is the winner of three windows or more: a sum of 3+ terms
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(kernel_size=2), (2, 3, 8, 6)),                          # tiles the input exactly
+    (dict(kernel_size=2), (2, 3, 9, 7)),                          # a last row/column left over
+    (dict(kernel_size=2, stride=3), (2, 3, 9, 8)),                # gaps between windows
+    (dict(kernel_size=2, stride=3, dilation=2), (2, 3, 11, 10)),  # dilated, still disjoint
+    (dict(kernel_size=(3, 1)), (1, 2, 9, 4)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_disjoint_windows_route_gradients_as_torch_bit_for_bit(kwargs, shape, dtype):
+    """Windows that share no input (stride ≥ the window's span, no padding): each input gets
+    the gradient of at most one window. Torch's bits exactly — with negative and NaN
+    gradients too, whose non-winners must get +0.0 (not −0.0, not NaN)."""
+    from minitorch.backend.geometry import max_pool2d_geometry
+    from minitorch.nn.functional.pooling import MaxPool2d
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(shape).astype(dtype)
+    pair = lambda v: tuple(v) if isinstance(v, tuple) else (v, v)
+    kernel = pair(kwargs["kernel_size"])
+    geo = max_pool2d_geometry(shape, kernel, pair(kwargs.get("stride", kernel)), (0, 0),
+                              pair(kwargs.get("dilation", 1)), False)
+    assert MaxPool2d.windows_disjoint(geo)
+    grads = []
+    for L in (torch, minitorch):
+        xt = L.tensor(x, requires_grad=True)
+        y = L.nn.functional.max_pool2d(xt, **kwargs)
+        g = -np.abs(np.random.default_rng(37).standard_normal(tuple(y.shape))).astype(dtype)
+        g.reshape(-1)[::5] = np.nan
+        y.backward(L.tensor(g))
+        grads.append(xt.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])                 # NaNs where torch's are
+    np.testing.assert_array_equal(np.signbit(grads[1]), np.signbit(grads[0]))

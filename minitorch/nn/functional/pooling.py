@@ -185,6 +185,8 @@ class MaxPool2d(ArrayFunction):
         geo = ctx.geometry
         (winner,) = ctx.saved_tensors
         xp = array_module(grad)
+        if MaxPool2d.windows_disjoint(geo):
+            return MaxPool2d.backward_disjoint(geo, winner, grad, xp)
         dx = xp.zeros((geo.N, geo.C, geo.H, geo.W), dtype=grad.dtype)
         # a window of padding only (possible with dilation) depends on no input: no gradient
         inside = _windows_inside(geo, xp)
@@ -207,6 +209,34 @@ class MaxPool2d(ArrayFunction):
                 # unbuffered: a position that wins several windows gets all their gradients
                 add_at(dx_flat, where.reshape(-1), g.reshape(-1))
 
+        run_over_images(geo, xp, route)
+        return dx
+
+    @staticmethod
+    def windows_disjoint(geo: PoolGeometry) -> bool:
+        """No two windows share an input position and none reaches into padding (the seed nets'
+        2x2/2): every input then gets the gradient of at most one window, with nothing to add."""
+        return (MaxPool2d.padding_reached(geo) == (0, 0, 0, 0)
+                and geo.sh >= geo.dh * (geo.kh - 1) + 1 and geo.sw >= geo.dw * (geo.kw - 1) + 1)
+
+    @staticmethod
+    def backward_disjoint(geo: PoolGeometry, winner, grad, xp):
+        """Disjoint windows: for each kernel offset k, the positions it reads (one strided slice
+        of dx, as in forward) get g where the window's winner is k and 0 elsewhere — kH·kW dense
+        passes instead of a scatter (pool 2x2/2 of (256, 32, 32, 32) float32: 20.4 → 12.6 ms).
+        The product runs on the floats' bit patterns as integers, g·1 or g·0, so the zeros are
+        +0.0 even where g is negative or NaN (torch's zeros), and each g is copied exactly."""
+        covered = (geo.dh == 1 and geo.dw == 1 and (geo.sh, geo.sw) == (geo.kh, geo.kw)
+                   and (geo.H, geo.W) == (geo.OH * geo.sh, geo.OW * geo.sw))
+        dx = (xp.empty if covered else xp.zeros)((geo.N, geo.C, geo.H, geo.W), dtype=grad.dtype)
+        bits = np.dtype(f"i{grad.dtype.itemsize}")
+        g_bits, dx_bits = grad.view(bits), dx.view(bits)
+
+        def route(lo, hi):  # images lo..hi-1
+            for a in range(geo.kh):
+                for b in range(geo.kw):
+                    xp.multiply(g_bits[lo:hi], winner[lo:hi] == a * geo.kw + b,
+                                out=dx_bits[lo:hi][MaxPool2d.window_slice(geo, a, b)])
         run_over_images(geo, xp, route)
         return dx
 
