@@ -43,7 +43,9 @@ In-place safety
 ---------------
 Every Tensor has a version counter that in-place ops bump (views share their base's counter). A
 node remembers the versions of the tensors whose arrays it saved; if one changed before backward
-reads it, backward raises instead of silently using the modified values. The bookkeeping of views
+reads it, backward raises instead of silently using the modified values. It keeps the counter,
+not the Tensor: a node that saved its own output would otherwise be in a reference cycle with it,
+and the output's memory would wait for Python's cyclic garbage collector. The bookkeeping of views
 and recorded in-place ops lives in ``views.py``.
 """
 from __future__ import annotations
