@@ -91,6 +91,8 @@ class device:
         self.index = index
 
     def __eq__(self, other):
+        if other is self:  # tensors on one device share its object (backend.device_of)
+            return True
         if isinstance(other, str):
             other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
