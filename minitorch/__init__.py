@@ -5,12 +5,16 @@
 import os as _os
 import sys as _sys
 
-if "numpy" not in _sys.modules:  # read by OpenBLAS when NumPy loads: see backend/parallel.py
+_numpy_first = "numpy" in _sys.modules
+if not _numpy_first:  # read by OpenBLAS when NumPy loads: see backend/parallel.py
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 from .backend import (dtype, device, float16, float32, float64, uint8, int8, int16, int32, int64,
                       bool_ as bool)
 from .backend import cuda_is_available as _cuda_is_available
 from .backend.parallel import get_num_threads, set_num_threads  # intra-op CPU threads
+if _numpy_first:  # too late for the variable: OpenBLAS re-reads it (backend/parallel.py)
+    from .backend.parallel import shorten_blas_idle_spin as _shorten
+    _shorten()
 from .tensor import Tensor, Size, matmul, mm, cat, concat, concatenate, stack, where
 from .tensor import multinomial
 from .tensor import write_out as _write_out

@@ -27,9 +27,9 @@ they sleep; on a machine with as many cores as threads they then take the cores 
 (and anything else) need. ``import minitorch`` sets ``OPENBLAS_THREAD_TIMEOUT=4`` (spin 2^4
 cycles, then sleep) when NumPy is not loaded yet and the variable is unset. OpenBLAS reads it
 once, when it loads, so a script that imports NumPy (or torch) first would keep the long spin:
-then the first time minitorch starts threads of its own, :func:`shorten_blas_idle_spin` makes
-OpenBLAS read its environment again and restarts its workers (the Net's step at batch 64, 2
-threads, NumPy imported first: 135-139 → 91-95 ms, 2 runs each). Measured at 2
+then :func:`shorten_blas_idle_spin` makes OpenBLAS read its environment again and restarts its
+workers, at import while no other Python thread runs (the Net's step at batch 64, 2 threads,
+NumPy imported first: 135-139 → 91-95 ms, 2 runs each). Measured at 2
 threads on the 2-core test machine (3 runs, each against one thread in the same process):
 with that setting the CIFAR Net's training step at batch 256 took 15-19% less time with these
 threads, SimpleCNN's 26-51% less, the Net's at batch 64 between 12% less and 8% more; without
@@ -227,16 +227,22 @@ def shorten_blas_idle_spin() -> str:
     still on its default (about 0.1 s of spinning after each matrix product, on a core our
     threads need): set the variable (unless the user set it), have OpenBLAS read its
     environment again (``openblas_read_env``) and restart its workers (``blas_thread_shutdown_``,
-    ``blas_thread_init``: the workers take their timeout when they start). Runs once, before
-    minitorch's first worker threads start; a matrix product on another thread at that moment
-    would race with the restart. Returns what it found or did (``minitorch info`` shows it)."""
-    if _blas["spin"] is None:
-        _blas["spin"] = _shorten_blas_idle_spin()
-    return _blas["spin"]
+    ``blas_thread_init``: the workers take their timeout when they start). Runs once: at
+    ``import minitorch`` when NumPy was loaded first, else before minitorch's first worker
+    threads start. Only while the calling thread is the process's only Python thread: a restart
+    while another thread is inside a matrix product deadlocks both (seen: 9 hangs in 15 runs
+    with a thread multiplying in a loop), so with other threads running the spin stays as it
+    is. Returns what it found or did."""
+    with _lock:
+        if _blas["spin"] is None:
+            _blas["spin"] = _shorten_blas_idle_spin()
+        return _blas["spin"]
 
 
-def _shorten_blas_idle_spin() -> str:
-    if blas_thread_setters() is None:
+def _shorten_blas_idle_spin() -> str:  # under _lock
+    if not _blas["found"]:
+        _blas["setters"], _blas["found"] = _openblas_thread_setters(), True
+    if _blas["setters"] is None:
         return "not an OpenBLAS we can reach"
     lib = _blas["library"]
     try:
@@ -246,13 +252,15 @@ def _shorten_blas_idle_spin() -> str:
         return "this OpenBLAS cannot re-read its environment"
     if timeout() != 0:  # the variable was set when OpenBLAS loaded (by minitorch or the user)
         return f"OPENBLAS_THREAD_TIMEOUT={timeout()} (read when NumPy loaded)"
+    if threading.active_count() > 1:
+        return ("OpenBLAS's default spin, kept: other Python threads were running (restarting "
+                "its workers under a thread's matrix product would deadlock)")
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     read_env()
     if timeout() == 0:
         return "the default spin (OPENBLAS_THREAD_TIMEOUT is 0 or invalid)"
-    with _lock:
-        shutdown()
-        init()
+    shutdown()
+    init()
     return (f"OPENBLAS_THREAD_TIMEOUT={timeout()} (NumPy was loaded first: re-read, workers "
             f"restarted)")
 
