@@ -137,6 +137,23 @@ def test_gelu_matches_torch(shape, seed, dtype, approximate):
     check(lambda L, x: L.nn.GELU(approximate)(x), x, dtype=dtype, seed=seed)
 
 
+def test_gelu_tanh_in_float16_matches_torch_also_where_x_cubed_overflows():
+    """float16 computes in float32, as torch's kernel: 0.044715 x³ overflows float16 from
+    |x| ≈ 112, and x·x from 256 (a NaN gradient there before)."""
+    x = np.array([0.0, -1.5, 3.0, 100, 255, 256, 300, 600, -600, 1e4, 7.3, -0.01])
+    g = np.random.default_rng(0).standard_normal(x.shape)
+    out = []
+    for L in (torch, minitorch):
+        xt = L.tensor(x, dtype=L.float16, requires_grad=True)
+        y = L.nn.functional.gelu(xt, approximate="tanh")
+        y.backward(L.tensor(g, dtype=L.float16))
+        out.append((y.detach().numpy(), xt.grad.numpy()))
+    (yt, gt), (ym, gm) = out
+    assert ym.dtype == gm.dtype == np.float16 and not np.isnan(gm).any()
+    np.testing.assert_allclose(ym.astype(float), yt.astype(float), rtol=1e-3)   # 1 ulp
+    np.testing.assert_allclose(gm.astype(float), gt.astype(float), rtol=1e-3)
+
+
 @given(lead=st.lists(dims(), min_size=0, max_size=2), norm=st.lists(dims(1, 6), min_size=1,
        max_size=2), seed=SEEDS, dtype=DTYPES, affine=st.sampled_from(["both", "weight", "none"]),
        eps=st.sampled_from([1e-5, 1e-2]))

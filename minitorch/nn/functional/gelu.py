@@ -50,20 +50,24 @@ class GELU(ArrayFunction):
     @staticmethod
     def forward(ctx, x, approximate):
         xp = array_module(x)
-        ctx.approximate = approximate
+        ctx.approximate, ctx.out_dtype = approximate, x.dtype
         if approximate == "tanh":  # in place: two new arrays instead of eight (out= keeps
-            f = x.dtype.type       # a 0-d result an array, which NumPy would make a scalar)
-            t = xp.multiply(x, x, out=xp.empty_like(x))
-            t *= f(_CUBIC)
-            t += 1
-            t *= x                                   # x + 0.044715 x³
-            t *= f(_SQRT_2_OVER_PI)                  # u
+            # a 0-d result an array, which NumPy would make a scalar); float16 computes in
+            # float32, as torch's kernel does (0.044715 x³ overflows float16 from |x| ≈ 112)
+            given, x = x, (x.astype(np.float32) if x.dtype == np.float16 else x)
+            f = x.dtype.type
+            with np.errstate(over="ignore"):  # a huge x: u = ±inf, t = ±1, as in torch
+                t = xp.multiply(x, f(_CUBIC), out=xp.empty_like(x))
+                t *= x
+                t *= x
+                t += x                               # x + 0.044715 x³
+                t *= f(_SQRT_2_OVER_PI)              # u
             xp.tanh(t, out=t)
-            ctx.save_for_backward(x, t)
+            ctx.save_for_backward(given, t)
             y = xp.add(t, 1, out=xp.empty_like(x))
             y *= x
             y *= f(0.5)                              # ½ x (1 + t)
-            return y
+            return y.astype(ctx.out_dtype, copy=False)
         cdf = (0.5 * (1.0 + _erf(x.astype(np.float64) / math.sqrt(2.0)))).astype(x.dtype)
         ctx.save_for_backward(x, cdf)
         return x * cdf
@@ -73,22 +77,25 @@ class GELU(ArrayFunction):
         x, aux = ctx.saved_tensors
         xp = array_module(x)
         half = x.dtype.type(0.5)
-        if ctx.approximate == "tanh":  # in place, as forward
-            f, t = x.dtype.type, aux
-            du = xp.multiply(x, x, out=xp.empty_like(x))
-            du *= f(3 * _CUBIC)
-            du += 1
-            du *= f(_SQRT_2_OVER_PI)                 # du/dx
-            slope = xp.multiply(t, t, out=xp.empty_like(x))
-            xp.subtract(1, slope, out=slope)         # 1 − t²
-            slope *= x
-            slope *= half
-            slope *= du                              # ½ x (1 − t²) du/dx
+        if ctx.approximate == "tanh":  # in place, as forward (float16 in float32)
+            x, t = (x.astype(np.float32) if x.dtype == np.float16 else x), aux
+            f = x.dtype.type
+            half = f(0.5)
+            with np.errstate(over="ignore", invalid="ignore"):
+                du = xp.multiply(x, f(3 * _CUBIC), out=xp.empty_like(x))
+                du *= x
+                du += 1
+                du *= f(_SQRT_2_OVER_PI)             # du/dx
+                slope = xp.multiply(x, half, out=xp.empty_like(x))
+                one_minus_t2 = xp.multiply(t, t, out=xp.empty_like(x))
+                xp.subtract(1, one_minus_t2, out=one_minus_t2)
+                slope *= one_minus_t2
+                slope *= du                          # ½ x (1 − t²) du/dx
             xp.add(t, 1, out=du)
             du *= half                               # ½ (1 + t)
             slope += du
             slope *= g
-            return slope, None
+            return slope.astype(g.dtype, copy=False), None
         pdf = x.dtype.type(_INV_SQRT_2PI) * xp.exp(-half * x * x)
         return g * (aux + x * pdf), None
 
