@@ -270,8 +270,8 @@ def test_overlapping_windows_sum_gradients_in_torchs_order(kwargs):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_disjoint_windows_route_gradients_as_torch_bit_for_bit(kwargs, shape, dtype):
     """Windows that share no input (stride ≥ the window's span, no padding): each input gets
-    the gradient of at most one window. Torch's bits exactly — with negative and NaN
-    gradients too, whose non-winners must get +0.0 (not −0.0, not NaN)."""
+    the gradient of at most one window. Torch's bits exactly — with negative, NaN and −0.0
+    gradients too: non-winners get +0.0 (not −0.0, not NaN), a −0.0 winner +0.0."""
     from minitorch.backend.geometry import max_pool2d_geometry
     from minitorch.nn.functional.pooling import MaxPool2d
     rng = np.random.default_rng(31)
@@ -287,6 +287,7 @@ def test_disjoint_windows_route_gradients_as_torch_bit_for_bit(kwargs, shape, dt
         y = L.nn.functional.max_pool2d(xt, **kwargs)
         g = -np.abs(np.random.default_rng(37).standard_normal(tuple(y.shape))).astype(dtype)
         g.reshape(-1)[::5] = np.nan
+        g.reshape(-1)[1::7] = -0.0  # torch adds g into zeros: +0.0 at that winner
         y.backward(L.tensor(g))
         grads.append(xt.grad.numpy())
     np.testing.assert_array_equal(grads[1], grads[0])                 # NaNs where torch's are
