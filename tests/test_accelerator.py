@@ -175,3 +175,15 @@ def test_without_an_accelerator_device_calls_raise_torchs_error(monkeypatch):
             call()
     with accelerator.device_index(None):  # None: nothing to set, so no device needed
         assert accelerator.device_count() == 0
+
+
+def test_device_objects_are_read_only_as_torchs():
+    """Tensors on one device share its device object, so it must not be changeable: writing a
+    field raises AttributeError, as for torch.device, and no other tensor's device moves."""
+    a, b = minitorch.ones(2), minitorch.zeros(3)
+    for t in (torch.ones(2), a):
+        with pytest.raises(AttributeError):
+            t.device.type = "cuda"
+        with pytest.raises(AttributeError):
+            t.device.index = 0
+    assert str(b.device) == "cpu" and b.device == minitorch.device("cpu") and a.device is b.device

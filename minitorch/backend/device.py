@@ -87,8 +87,11 @@ class device:
         type = match.group(1)
         if type == "cuda" and index is None:
             index = 0
-        self.type = type
-        self.index = index
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "index", index)
+
+    def __setattr__(self, name, value):  # read-only, as torch.device (tensors share these objects)
+        raise AttributeError(f"attribute '{name}' of 'device' objects is not writable")
 
     def __eq__(self, other):
         if other is self:  # tensors on one device share its object (backend.device_of)
