@@ -358,7 +358,12 @@ class ArrayFunction(Node):
         if cls.is_view and array_module(outs[0]).may_share_memory(outs[0], raw[0]):
             # a view shares its base's memory, hence its version counter; in-place ops on it
             # write through to the base (see minitorch/views.py)
+            own = results[0]._version_counter
             results[0]._become_view_of(args[0], cls, args[1:])
+            if ctx._saved_versions:  # a saved view output: check the counter it now shares
+                ctx._saved_versions = tuple(
+                    _saved_version(results[0]) if counter is own else (counter, *rest)
+                    for counter, *rest in ctx._saved_versions)
         if _call_observer is not None:
             _call_observer(cls, args, kwargs, ctx if record else None, results)
         return results if isinstance(out, tuple) else results[0]

@@ -1052,3 +1052,29 @@ def test_gradients_accumulate_in_place_as_torchs():
     (x * 4).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [5.0, 5.0])
     np.testing.assert_array_equal(frozen, [1.0, 1.0])
+
+
+def test_a_view_op_that_saves_its_output_sees_changes_made_through_the_base():
+    """A view shares its base's version counter; a node that saved the view it returned must
+    check that shared counter, so an in-place change through the base is caught (torch raises)."""
+    class SavingView(ArrayFunction):  # y = x viewed as it is; backward reads the saved y
+        is_view = True
+
+        @staticmethod
+        def forward(ctx, x):
+            y = x.reshape(x.shape)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * np.ones_like(y)
+
+    x = leaf([1.0, 2.0])
+    base = x * 1
+    y = SavingView.apply(base)
+    with minitorch.no_grad():
+        base.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
