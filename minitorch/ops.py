@@ -699,15 +699,21 @@ class TakeAlongDim(ArrayFunction):
 # ---------------------------------------------------------------------------------------------
 # softmax and log_softmax
 # ---------------------------------------------------------------------------------------------
-def _row_blocks(dim, *arrays):
-    """2-D row views of ``arrays`` for work along ``dim`` in cache-sized blocks of rows on the
-    intra-op threads (``parallel.for_row_blocks``), or None where that does not apply: CuPy,
-    a dim other than the last, a non-contiguous array, or too little work to split."""
+def _rowwise(fn, dim, *arrays):
+    """``fn(*arrays, dim=dim)``, fn working on slices along ``dim`` and writing into the last
+    array (returned). NumPy arrays along their last dim with more than
+    ``parallel.ROW_BLOCKS_ABOVE`` entries go in cache-sized blocks of rows on the intra-op
+    threads instead (``parallel.for_row_blocks``): the same formula on each block, the same
+    bits; CuPy, other dims and non-contiguous arrays in one call."""
     x = arrays[0]
     if (array_module(x) is not np or dim != x.ndim - 1 or x.size <= parallel.ROW_BLOCKS_ABOVE
             or not all(a.flags.c_contiguous for a in arrays)):
-        return None
-    return [a.reshape(-1, x.shape[-1]) for a in arrays]
+        fn(*arrays, dim=dim)
+        return arrays[-1]
+    rows = [a.reshape(-1, x.shape[-1]) for a in arrays]  # views: the blocks write into the last
+    parallel.for_row_blocks(len(rows[0]), x.shape[-1],
+                            lambda r0, r1: fn(*(r[r0:r1] for r in rows), dim=-1))
+    return arrays[-1]
 
 
 class Softmax(ArrayFunction):
@@ -722,21 +728,14 @@ class Softmax(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x, dim):
-        xp = array_module(x)
         ctx.dim = dim
         with np.errstate(invalid="ignore", over="ignore"):
-            y = xp.empty_like(x)
-            rows = _row_blocks(dim, x, y)
-            if rows is None:
-                y = Softmax.rows(x, dim, y)
-            else:  # the same formula, block by block (the same bits)
-                parallel.for_row_blocks(len(rows[0]), x.shape[-1], lambda r0, r1: Softmax.rows(
-                    rows[0][r0:r1], -1, rows[1][r0:r1]))
+            y = _rowwise(Softmax.rows, dim, x, array_module(x).empty_like(x))
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def rows(x, dim, y):
+    def rows(x, y, dim):
         """y = softmax(x) along dim, written into y (and returned). Subtracting the slice's
         maximum m first changes nothing, e^(xᵢ−m) / Σⱼ e^(xⱼ−m) = e^xᵢ / Σⱼ e^xⱼ, but every
         exponent is then ≤ 0 and exp cannot overflow (the log-sum-exp trick). A slice that is
@@ -752,18 +751,10 @@ class Softmax(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        xp = array_module(y)
-        dx = xp.empty_like(y)
-        rows = _row_blocks(ctx.dim, y, g, dx)
-        if rows is None:
-            return Softmax.vjp(y, g, ctx.dim, dx), None
-        y2, g2, dx2 = rows
-        parallel.for_row_blocks(len(y2), y.shape[-1], lambda r0, r1: Softmax.vjp(
-            y2[r0:r1], g2[r0:r1], -1, dx2[r0:r1]))
-        return dx, None
+        return _rowwise(Softmax.vjp, ctx.dim, y, g, array_module(y).empty_like(y)), None
 
     @staticmethod
-    def vjp(y, g, dim, dx):
+    def vjp(y, g, dx, dim):
         """dx = y · (g − Σ g·y) along dim, written into dx (and returned)."""
         array_module(y).subtract(g, (g * y).sum(axis=dim, keepdims=True), out=dx)
         dx *= y
@@ -785,21 +776,14 @@ class LogSoftmax(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x, dim):
-        xp = array_module(x)
         ctx.dim = dim
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            y = xp.empty_like(x)
-            rows = _row_blocks(dim, x, y)
-            if rows is None:
-                LogSoftmax.rows(x, dim, y)
-            else:  # the same formula, block by block (the same bits)
-                parallel.for_row_blocks(len(rows[0]), x.shape[-1], lambda r0, r1: LogSoftmax.rows(
-                    rows[0][r0:r1], -1, rows[1][r0:r1]))
+            y = _rowwise(LogSoftmax.rows, dim, x, array_module(x).empty_like(x))
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def rows(x, dim, y):
+    def rows(x, y, dim):
         """y = log_softmax(x) along dim, written into y (and returned); the shift by the max as
         in ``Softmax.rows``."""
         xp = array_module(x)
@@ -812,18 +796,10 @@ class LogSoftmax(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        xp = array_module(y)
-        dx = xp.empty_like(y)
-        rows = _row_blocks(ctx.dim, y, g, dx)
-        if rows is None:
-            return LogSoftmax.vjp(y, g, ctx.dim, dx), None
-        y2, g2, dx2 = rows
-        parallel.for_row_blocks(len(y2), y.shape[-1], lambda r0, r1: LogSoftmax.vjp(
-            y2[r0:r1], g2[r0:r1], -1, dx2[r0:r1]))
-        return dx, None
+        return _rowwise(LogSoftmax.vjp, ctx.dim, y, g, array_module(y).empty_like(y)), None
 
     @staticmethod
-    def vjp(y, g, dim, dx):
+    def vjp(y, g, dx, dim):
         """dx = g − softmax(x) · Σᵢ gᵢ (softmax(x) = e^y), written into dx (and returned)."""
         xp = array_module(y)
         xp.exp(y, out=dx)
