@@ -19,7 +19,6 @@ import sys
 import warnings
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 from hypothesis import assume, given
@@ -29,6 +28,8 @@ from torch_compare import assert_close as _assert_close
 import minitorch
 import minitorch.onnx
 from minitorch.vision.models import MODELS, build_model
+
+ort = pytest.importorskip("onnxruntime")  # optional: the [onnx] extra
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DYNAMIC = {"input": {0: "batch"}, "output": {0: "batch"}}

@@ -15,9 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
-import onnxruntime as ort
 import pytest
-from PIL import Image
 
 import minitorch
 from minitorch.cli import main
@@ -32,6 +30,9 @@ from minitorch.inference import (
 from minitorch.training.data import load_arrays, load_raw_test
 from minitorch.vision.datasets import Digits
 from minitorch.vision.models import build_model
+
+ort = pytest.importorskip("onnxruntime")  # optional: the [onnx] extra
+Image = pytest.importorskip("PIL.Image")  # optional: Pillow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = ["--limit-train", "256", "--batch-size", "32", "--no-progress", "--epochs", "2"]
