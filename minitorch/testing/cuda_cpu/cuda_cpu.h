@@ -28,7 +28,9 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __noinline__ __attribute__((noinline))
+// (no __noinline__: no kernel uses it, and newer libstdc++ headers spell their own attribute
+// __attribute__((__noinline__)), which such a macro breaks — g++ 13+ on the GPU machine failed
+// to compile runtime.cpp with it)
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 // __restrict__ is a GNU C++ keyword already, with the meaning CUDA gives it.
