@@ -496,10 +496,12 @@ def _scatter_add(a, slices, value):
 
 def _build():
     cp = types.ModuleType("cupy", __doc__)
-    for name in FUNCTIONS:
-        setattr(cp, name, _function(name))
+    for name in FUNCTIONS:  # those this NumPy has (2.5 removed row_stack, for one)
+        if hasattr(np, name):
+            setattr(cp, name, _function(name))
     for name in CONSTANTS:
-        setattr(cp, name, getattr(np, name))
+        if hasattr(np, name):
+            setattr(cp, name, getattr(np, name))
     for fn in (asarray, array, ascontiguousarray, asnumpy, get_array_module):
         setattr(cp, fn.__name__, fn)
     cp.ndarray, cp.RawModule, cp.RawKernel = ndarray, RawModule, RawKernel
