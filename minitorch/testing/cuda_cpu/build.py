@@ -35,7 +35,6 @@ import fcntl
 import functools
 import hashlib
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -48,11 +47,6 @@ VARIANTS = ("fast", "race", "asan")
 
 _COMMON = ["-std=c++17", "-fPIC", "-fno-exceptions", "-Wall", "-Wno-unknown-pragmas",
            "-Wno-unused-function", "-Wno-unused-variable"]
-if platform.machine() in ("x86_64", "AMD64"):
-    # the fibers switch stacks by hand (runtime.cpp's mtcpu_switch), which x86 control-flow
-    # protection does not allow; Ubuntu's g++ 13 turns it on by default, and on the GPU machine
-    # (Ubuntu 24.04, a CPU with IBT) every launch then crashed — with it off, 514 tests passed
-    _COMMON.append("-fcf-protection=none")
 _SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
         "--param=asan-use-after-return=0"]
 # (kernel translation unit, runtime.cpp, link) flags per variant
