@@ -154,8 +154,9 @@ class NLLLoss(ArrayFunction):
         if weight is None and ignore_index is None:
             w = keep = None
             safe = target
-        else:
-            w, safe, keep = _target_weights(target, weight, ignore_index, x.dtype)
+        else:  # (None: every target is a class index, so -1 is none of them)
+            w, safe, keep = _target_weights(target, weight,
+                                            -1 if ignore_index is None else ignore_index, x.dtype)
         index = safe[:, None]  # (N, 1, d1, …): where along the class axis to pick
         if x.ndim == 2:  # (N, C): plain integer indexing, a few µs cheaper than take_along_axis
             picked = x[xp.arange(x.shape[0]), safe]
