@@ -6,6 +6,7 @@ the build (entry points, signatures, __shared__ variables).
 The checkers that abort the process (AddressSanitizer, UBSan) run in a subprocess with libasan
 preloaded (``sanitizer_environment``); the others raise KernelError in this process.
 """
+import os
 import re
 import subprocess
 import sys
@@ -209,6 +210,33 @@ def test_the_shared_variables_are_found_with_their_sizes():
     assert set(big) == {2 * t.BK * t.SA * 4} and set(small) == {2 * s.BK * s.SA * 4}
     assert len(shared) == 16      # As and Bs of the 8 instantiations of mainloop
     assert load(kernels.kernel_source("maxpool2d"), "maxpool2d").shared_variables() == []
+
+
+def test_a_module_with_libstdcxx_linked_in_finds_only_the_kernels_shared_variables(tmp_path):
+    """A GCC whose library folder holds only libstdc++.a links it into every module (the H200
+    machine's /opt/gcc/bin/g++ did). libstdc++'s own unnamed-namespace statics, such as the
+    exception globals, are then in the module too; they are not __shared__ variables, and
+    filling them with NaN bytes at each launch crashed the first one. Here -static-libstdc++
+    links it in the same way, in a fresh process and build cache."""
+    code = textwrap.dedent(f"""
+        import subprocess
+        import numpy as np
+        from minitorch.testing.cuda_cpu import load
+        m = load({PROBE!r}, "probe")
+        defined = subprocess.run(["nm", "--defined-only", str(m.path)], capture_output=True,
+                                 text=True, check=True).stdout
+        assert " T __cxa_get_globals" in defined, "libstdc++ was not linked in"
+        owners = {{name.split("::")[0] for _, _, name in m.shared_variables()}}
+        assert owners and owners <= set(m.compiled), owners
+        x = np.arange(512, dtype=np.float32); y = np.empty_like(x)
+        m.launch("reverse_block", (2,), (256,), (x, y))
+        assert (y == x.reshape(2, 256)[:, ::-1].ravel()).all()
+        print("ok")""")
+    env = dict(os.environ, MINITORCH_CUDA_CPU_CXXFLAGS="-static-libstdc++",
+               MINITORCH_CUDA_CPU_CACHE=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
 
 
 @pytest.mark.parametrize("words,expected", [

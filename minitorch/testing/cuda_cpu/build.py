@@ -88,6 +88,13 @@ def _cpu_flags() -> tuple:
     return ("-mfma",) if re.search(r"^flags\s*:.*\bfma\b", info, re.M) else ()
 
 
+def extra_flags() -> list:
+    """$MINITORCH_CUDA_CPU_CXXFLAGS, split on spaces: added to every compile and link command
+    (and to the cache key), e.g. ``-DMTCPU_UCONTEXT`` for glibc's context switch instead of the
+    hand-written one."""
+    return os.environ.get("MINITORCH_CUDA_CPU_CXXFLAGS", "").split()
+
+
 def cache_dir() -> Path:
     env = os.environ.get("MINITORCH_CUDA_CPU_CACHE")
     if env:
@@ -137,7 +144,7 @@ class _Lock:
 
 def _runtime_object(cxx: str, variant: str) -> Path:
     _, rt_flags, _ = _FLAGS[variant]
-    flags = _COMMON + list(_cpu_flags()) + rt_flags
+    flags = _COMMON + list(_cpu_flags()) + rt_flags + extra_flags()
     key = _hash(RUNTIME.read_text(), HEADER.read_text(), cxx, _compiler_id(cxx), *flags)
     out = cache_dir() / f"runtime-{variant}-{key}.o"
     if not out.exists():
@@ -161,7 +168,7 @@ def preprocess(source: str, name: str, variant: str = "fast", cxx: str | None = 
         tmp = work / f"{name}.{os.getpid()}.tmp"
         tmp.write_text(source)
         tmp.replace(path)
-    defines = [f for f in kernel_flags if f.startswith("-D")]
+    defines = [f for f in kernel_flags + extra_flags() if f.startswith("-D")]
     out = _run([cxx, "-std=c++17", "-x", "c++", "-E", "-include", str(HEADER), *defines, str(path)],
                f"preprocessing {name}.cu")
     return out.stdout
@@ -176,16 +183,17 @@ def build(source: str, name: str, variant: str = "fast") -> Path:
         raise ValueError(f"unknown cuda_cpu build variant {variant!r}; one of {VARIANTS}")
     cxx = compiler()
     kernel_flags, _, link_flags = _FLAGS[variant]
-    flags = _COMMON + list(_cpu_flags()) + kernel_flags
+    flags = _COMMON + list(_cpu_flags()) + kernel_flags + extra_flags()
+    link_flags = link_flags + extra_flags()
     key = _hash(source, HEADER.read_text(), RUNTIME.read_text(), cxx, _compiler_id(cxx), variant,
                 *flags, *link_flags)
     folder = cache_dir() / f"{name}-{variant}-{key}"
-    so = folder / f"{name}.so"
-    if so.exists():
+    so, obj = folder / f"{name}.so", folder / f"{name}.o"   # (the module reads both)
+    if so.exists() and obj.exists():
         return so
     runtime = _runtime_object(cxx, variant)
     with _Lock(cache_dir() / f"{name}-{variant}-{key}.lock"):
-        if so.exists():
+        if so.exists() and obj.exists():
             return so
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.cu").write_text(source)
@@ -197,7 +205,6 @@ def build(source: str, name: str, variant: str = "fast") -> Path:
                 "namespace {", f'#include "{name}.cu"']
         unit += [f"MTCPU_ENTRY({e.name})" for e in entries] + ["}  // namespace", ""]
         (folder / f"{name}_cpu.cpp").write_text("\n".join(unit))
-        obj = folder / f"{name}.o"
         _run([cxx, *flags, "-include", str(HEADER), "-c", str(folder / f"{name}_cpu.cpp"),
               "-o", str(obj)], f"compiling {name}.cu as C++ ({variant})")
         tmp = folder / f"{name}.{os.getpid()}.tmp.so"

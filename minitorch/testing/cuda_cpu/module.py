@@ -109,23 +109,11 @@ class Module:
             names = [p.name for p in d.params] if d and len(d.params) == len(types) else \
                 [f"arg{i}" for i in range(len(types))]
             self.params[entry] = tuple(Param(t, n) for t, n in zip(types, names))
-        self._symbols = self._read_symbols()
+        self._symbols = _symbols(self.path)
         self._register_shared()
         self._lines = _line_map(source)
 
     # ---- the symbol table: load base, __shared__ variables, exported functions ---------------
-    def _read_symbols(self):
-        out = subprocess.run(["nm", "-S", "--defined-only", str(self.path)], capture_output=True,
-                             text=True, check=True, env=_build.tool_environment()).stdout
-        rows = []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 4:
-                rows.append((int(parts[0], 16), int(parts[1], 16), parts[2], parts[3]))
-            elif len(parts) == 3:
-                rows.append((int(parts[0], 16), 0, parts[1], parts[2]))
-        return rows
-
     @functools.cached_property
     def base(self) -> int:
         anchor = next(v for v, _, _, n in self._symbols if n == "mtcpu_anchor")
@@ -141,10 +129,15 @@ class Module:
         function-local statics, and in device code local statics are exactly the __shared__
         variables: the local statics of the kernel's own functions — in the unnamed namespace
         the build wraps the source in (mangled ``_ZZN12_GLOBAL__N_1…``), or of an ``extern "C"``
-        entry point (``_ZZ<length><entry>E…``) — not the runtime's."""
+        entry point (``_ZZ<length><entry>E…``) — not the runtime's. Only names the kernel's own
+        object file defines count: a compiler whose libstdc++ is linked in statically (a GCC
+        with only libstdc++.a in its library folder) brings its own unnamed-namespace statics,
+        such as the exception globals, and filling those with NaN bytes crashed the process."""
         entry_prefixes = tuple(f"_ZZ{len(e)}{e}E" for e in self.compiled)
+        own = {n for _, _, _, n in _symbols(self.path.with_suffix(".o"))}
         found = [(v, s, n) for v, s, t, n in self._symbols
-                 if n.startswith(("_ZZN12_GLOBAL__N_1",) + entry_prefixes) and t in "bBdD" and s > 0]
+                 if n in own and n.startswith(("_ZZN12_GLOBAL__N_1",) + entry_prefixes)
+                 and t in "bBdD" and s > 0]
         if not found:
             return []
         names = subprocess.run(["c++filt"], input="\n".join(n for _, _, n in found),
@@ -297,6 +290,20 @@ def _view(ptr, like: np.ndarray) -> np.ndarray:
         return np.empty(like.shape, like.dtype)
     raw = (ctypes.c_char * like.nbytes).from_address(ptr)
     return np.frombuffer(raw, dtype=like.dtype).reshape(like.shape)
+
+
+def _symbols(path: Path) -> list:
+    """(value, size, type, name) of every symbol ``path`` defines, as ``nm -S`` lists them."""
+    out = subprocess.run(["nm", "-S", "--defined-only", str(path)], capture_output=True,
+                         text=True, check=True, env=_build.tool_environment()).stdout
+    rows = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            rows.append((int(parts[0], 16), int(parts[1], 16), parts[2], parts[3]))
+        elif len(parts) == 3:
+            rows.append((int(parts[0], 16), 0, parts[1], parts[2]))
+    return rows
 
 
 def _short_name(demangled: str) -> str:

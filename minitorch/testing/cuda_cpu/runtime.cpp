@@ -106,9 +106,12 @@ void register_entry(const char* name, const char* const* types, int nargs, void 
 
 // ---------------------------------------------------------------------------------------------
 // Fibers: a hand-written context switch (callee-saved registers, stack pointer, MXCSR and the
-// x87 control word), ucontext elsewhere.
+// x87 control word), ucontext elsewhere or with -DMTCPU_UCONTEXT.
 // ---------------------------------------------------------------------------------------------
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(MTCPU_UCONTEXT)
+#define MTCPU_OWN_SWITCH 1
+#endif
+#if MTCPU_OWN_SWITCH
 extern "C" void mtcpu_switch(void** save_sp, void* to_sp);
 asm(R"(
     .text
@@ -152,7 +155,7 @@ struct Fiber : Thread {
     const char* file = nullptr;  // the barrier it waits at
     int line = 0;
     bool clean = true;           // its last run ended normally (its stack holds no live frames)
-#if defined(__x86_64__)
+#if MTCPU_OWN_SWITCH
     void* sp = nullptr;
 #else
     ucontext_t ctx;
@@ -172,7 +175,7 @@ static std::vector<Fiber> g_fibers;
 static Invoker g_invoke = nullptr;
 static void (*g_fn)() = nullptr;
 static void** g_args = nullptr;
-#if defined(__x86_64__)
+#if MTCPU_OWN_SWITCH
 static void* g_sched_sp = nullptr;
 #else
 static ucontext_t g_sched_ctx;
@@ -207,7 +210,7 @@ static void to_scheduler(Fiber* f, bool exiting) {
 #else
     (void)exiting;
 #endif
-#if defined(__x86_64__)
+#if MTCPU_OWN_SWITCH
     mtcpu_switch(&f->sp, g_sched_sp);
 #else
     swapcontext(&f->ctx, &g_sched_ctx);
@@ -234,7 +237,7 @@ static void start_fiber(Fiber& f) {
     if (!f.clean) __asan_unpoison_memory_region(f.stack, f.stack_size);  // frames abandoned
 #endif
     f.clean = false;
-#if defined(__x86_64__)
+#if MTCPU_OWN_SWITCH
     // The frame mtcpu_switch pops: MXCSR/x87 control word, r15..rbp, then the return address
     // fiber_main, entered as if called (rsp ≡ 8 mod 16, a null return address above).
     uintptr_t top = (reinterpret_cast<uintptr_t>(f.stack) + f.stack_size) & ~uintptr_t(15);
@@ -265,7 +268,7 @@ static void resume(Fiber& f) {
 #if defined(MTCPU_ASAN)
     __sanitizer_start_switch_fiber(&g_sched_fake_stack, f.stack, f.stack_size);
 #endif
-#if defined(__x86_64__)
+#if MTCPU_OWN_SWITCH
     mtcpu_switch(&g_sched_sp, f.sp);
 #else
     swapcontext(&g_sched_ctx, &f.ctx);
