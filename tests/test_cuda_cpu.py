@@ -228,6 +228,7 @@ def test_a_module_with_libstdcxx_linked_in_finds_only_the_kernels_shared_variabl
         assert " T __cxa_get_globals" in defined, "libstdc++ was not linked in"
         owners = {{name.split("::")[0] for _, _, name in m.shared_variables()}}
         assert owners and owners <= set(m.compiled), owners
+        assert m.exported_functions() == set(m.compiled), m.exported_functions()
         x = np.arange(512, dtype=np.float32); y = np.empty_like(x)
         m.launch("reverse_block", (2,), (256,), (x, y))
         assert (y == x.reshape(2, 256)[:, ::-1].ravel()).all()

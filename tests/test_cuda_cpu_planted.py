@@ -43,8 +43,7 @@ def test_planted_bug_is_caught(plant):
     planted.run(plant, control=True)             # the real kernel passes this scenario
     with pytest.raises((KernelError, SignatureMismatch)) as info:
         planted.run(plant)
-    for word in plant.expect:
-        assert word in str(info.value), (plant.name, word, str(info.value))
+    assert not planted.reported(plant, str(info.value)), (plant.name, str(info.value))
 
 
 @pytest.mark.parametrize("plant", SUBPROCESS, ids=lambda p: p.name)
@@ -53,5 +52,4 @@ def test_planted_bug_is_caught_by_the_sanitizers(plant):
     assert control.returncode == 0 and "no error" in control.stdout, control.stderr[-3000:]
     out = run_subprocess(plant)
     assert out.returncode != 0 and "no error" not in out.stdout, out.stdout + out.stderr[-3000:]
-    for word in plant.expect:
-        assert word in out.stderr, (plant.name, word, out.stderr[-3000:])
+    assert not planted.reported(plant, out.stderr), (plant.name, out.stderr[-3000:])

@@ -119,10 +119,17 @@ class Module:
         anchor = next(v for v, _, _, n in self._symbols if n == "mtcpu_anchor")
         return self.lib.mtcpu_anchor() - anchor
 
+    @functools.cached_property
+    def _kernel_object_names(self) -> set:
+        """The names the kernel's own object file defines (not runtime.cpp's, nor those of a
+        libstdc++ the compiler linked in statically)."""
+        return {n for _, _, _, n in _symbols(self.path.with_suffix(".o"))}
+
     def exported_functions(self) -> set:
-        """The global functions of the compiled object that are not the runtime's: the kernels'
-        ``extern "C"`` entry points as the linker sees them."""
-        return {n for _, _, t, n in self._symbols if t == "T" and not n.startswith(("mtcpu_", "_Z", "__tsan_", "_init", "_fini"))}
+        """The global functions of the kernel's object file that are not the runtime's: the
+        kernels' ``extern "C"`` entry points as the linker sees them."""
+        return {n for _, _, t, n in self._symbols if t == "T" and n in self._kernel_object_names
+                and not n.startswith(("mtcpu_", "_Z", "__tsan_", "_init", "_fini"))}
 
     def shared_variables(self) -> list:
         """(address, size, short name) of every __shared__ variable. cuda_cpu.h makes them
@@ -134,9 +141,8 @@ class Module:
         with only libstdc++.a in its library folder) brings its own unnamed-namespace statics,
         such as the exception globals, and filling those with NaN bytes crashed the process."""
         entry_prefixes = tuple(f"_ZZ{len(e)}{e}E" for e in self.compiled)
-        own = {n for _, _, _, n in _symbols(self.path.with_suffix(".o"))}
         found = [(v, s, n) for v, s, t, n in self._symbols
-                 if n in own and n.startswith(("_ZZN12_GLOBAL__N_1",) + entry_prefixes)
+                 if n in self._kernel_object_names and n.startswith(("_ZZN12_GLOBAL__N_1",) + entry_prefixes)
                  and t in "bBdD" and s > 0]
         if not found:
             return []
