@@ -325,12 +325,15 @@ def train_step_rows(ctx, quick, peak):
                      "torch" if torch is not None else "minitorch cupy path", peak, check)]
 
 
+def device_name(cp) -> str:
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    return props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+
+
 def run(quick: bool = False, only=None, peak_tflops=None) -> list:
     """Benchmark rows (the format of benchmarks/runner.py) for the GPU cases."""
     ctx = _setup()
-    cp = ctx[0]
-    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    name = device_name(ctx[0])
     peak = peak_tflops or fp32_peak_tflops(name)
     NOTES.append(f"device: {name}; fp32 peak used for %: "
                  + (f"{peak} TFLOP/s" if peak else "unknown (pass --peak-tflops)"))
@@ -350,9 +353,10 @@ def format_table(rows) -> str:
     for r in rows:
         for cname, d in r["contenders"].items():
             ratio = r["ratio"].get(cname)
+            tflops = "" if d["tflops"] is None else f"{d['tflops']:.2f}"
+            pct = "" if d["peak_pct"] is None else f"{d['peak_pct']:.1f}%"
             lines.append(f"{r['id']:<44} {cname:<22} {d['median_s'] * 1e3:8.3f}ms "
-                         f"{(d['tflops'] or 0):8.2f} {(d['peak_pct'] or 0):6.1f}% "
-                         f"{'' if ratio is None else f'{ratio:7.2f}'}")
+                         f"{tflops:>8} {pct:>7} {'' if ratio is None else f'{ratio:7.2f}'}")
         if r.get("check"):
             lines.append(f"{'':<44} check: " + ", ".join(f"{k} {v:.2e}" for k, v in r["check"].items()))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""GPU rows of the language-model path (not yet run on a GPU: no GPU was at hand when written).
+"""GPU rows of the language-model path. First run on a GPU (an H200) on 2026-11-30:
+benchmarks/results/cuda/gpu_text.txt.
 
     python benchmarks/gpu_text.py [--quick]
 
@@ -125,7 +126,8 @@ def gpt_step_rows(ctx, quick, peak):
 def main(argv=None) -> int:
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     ctx = gpu._setup()
-    rows = attention_rows(ctx, quick, None) + gpt_step_rows(ctx, quick, None)
+    peak = gpu.fp32_peak_tflops(gpu.device_name(ctx[0]))
+    rows = attention_rows(ctx, quick, peak) + gpt_step_rows(ctx, quick, peak)
     print(gpu.format_table(rows))
     return 0
 
