@@ -212,12 +212,10 @@ def test_the_shared_variables_are_found_with_their_sizes():
     assert load(kernels.kernel_source("maxpool2d"), "maxpool2d").shared_variables() == []
 
 
-def test_a_module_with_libstdcxx_linked_in_finds_only_the_kernels_shared_variables(tmp_path):
-    """A GCC whose library folder holds only libstdc++.a links it into every module (the H200
-    machine's /opt/gcc/bin/g++ did). libstdc++'s own unnamed-namespace statics, such as the
-    exception globals, are then in the module too; they are not __shared__ variables, and
-    filling them with NaN bytes at each launch crashed the first one. Here -static-libstdc++
-    links it in the same way, in a fresh process and build cache."""
+def _probe_in_subprocess(tmp_path, flags: str, checks: str) -> None:
+    """Build the probe module with MINITORCH_CUDA_CPU_CXXFLAGS=flags in a fresh process and
+    build cache, run ``checks`` (``m`` is the module, ``defined`` its ``nm`` listing), then two
+    launches through shared memory and barriers."""
     code = textwrap.dedent(f"""
         import subprocess
         import numpy as np
@@ -225,19 +223,42 @@ def test_a_module_with_libstdcxx_linked_in_finds_only_the_kernels_shared_variabl
         m = load({PROBE!r}, "probe")
         defined = subprocess.run(["nm", "--defined-only", str(m.path)], capture_output=True,
                                  text=True, check=True).stdout
-        assert " T __cxa_get_globals" in defined, "libstdc++ was not linked in"
-        owners = {{name.split("::")[0] for _, _, name in m.shared_variables()}}
-        assert owners and owners <= set(m.compiled), owners
-        assert m.exported_functions() == set(m.compiled), m.exported_functions()
+        """) + textwrap.dedent(checks) + textwrap.dedent("""
         x = np.arange(512, dtype=np.float32); y = np.empty_like(x)
         m.launch("reverse_block", (2,), (256,), (x, y))
         assert (y == x.reshape(2, 256)[:, ::-1].ravel()).all()
+        x = np.arange(256, dtype=np.int32) % 7; y = np.empty_like(x)
+        m.launch("block_scan", (1,), (256,), (x, y))
+        assert (y == np.cumsum(x)).all()
         print("ok")""")
-    env = dict(os.environ, MINITORCH_CUDA_CPU_CXXFLAGS="-static-libstdc++",
+    env = dict(os.environ, MINITORCH_CUDA_CPU_CXXFLAGS=flags,
                MINITORCH_CUDA_CPU_CACHE=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_a_module_with_libstdcxx_linked_in_finds_only_the_kernels_shared_variables(tmp_path):
+    """A GCC whose library folder holds only libstdc++.a links it into every module (the H200
+    machine's /opt/gcc/bin/g++ did). libstdc++'s own unnamed-namespace statics, such as the
+    exception globals, are then in the module too; they are not __shared__ variables, and
+    filling them with NaN bytes at each launch crashed the first one. Here -static-libstdc++
+    links it in the same way."""
+    _probe_in_subprocess(tmp_path, "-static-libstdc++", """
+        assert " T __cxa_get_globals" in defined, "libstdc++ was not linked in"
+        owners = {name.split("::")[0] for _, _, name in m.shared_variables()}
+        assert owners and owners <= set(m.compiled), owners
+        assert m.exported_functions() == set(m.compiled), m.exported_functions()
+        """)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ucontext fibers are the glibc path")
+def test_glibcs_context_switch_runs_the_fibers_too(tmp_path):
+    """-DMTCPU_UCONTEXT: the fibers switch with swapcontext (the path of non-x86-64 machines)
+    instead of the hand-written switch."""
+    _probe_in_subprocess(tmp_path, "-DMTCPU_UCONTEXT", """
+        assert " mtcpu_switch" not in defined, "the hand-written switch was built"
+        """)
 
 
 @pytest.mark.parametrize("words,expected", [
