@@ -19,6 +19,7 @@ from torch_compare import check
 
 import minitorch
 import minitorch.nn.functional as F
+import minitorch.nn.functional.loss as loss_module
 from minitorch.autograd import gradcheck
 
 DTYPES = st.sampled_from(["float64", "float32"])
@@ -97,6 +98,89 @@ def test_cross_entropy_every_combination(reduction, smoothing, weighted, in_shap
         check(lambda L, x, q, w: L.nn.functional.cross_entropy(
             x, q, w if weighted else None, reduction=reduction, label_smoothing=smoothing),
             x, q, w, dtype=dtype, grad=(True, True, False))
+
+
+@given(n=st.integers(1, 40), n_classes=st.integers(1, 300), seed=SEEDS, dtype=DTYPES,
+       reduction=REDUCTIONS, spread=st.sampled_from([0.5, 5.0, 80.0, 1000.0]),
+       shift=st.sampled_from(["as chosen", "always"]))
+def test_fused_cross_entropy_vs_torch_with_and_without_the_shift(
+        n, n_classes, seed, dtype, reduction, spread, shift):
+    """The one-Function path (2-D logits, class indices, no weight or smoothing): row maxima
+    below and beyond the no-shift limit (±60 float32, ±600 float64) and mixed, and the same
+    inputs with the shift forced, both against torch, forward and backward."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_classes)) * spread + rng.uniform(-spread, spread, (n, 1))
+    t = rng.integers(0, n_classes, n)
+    with pytest.MonkeyPatch.context() as mp:
+        if shift == "always":
+            mp.setattr(loss_module, "_NO_SHIFT_LIMIT", {})
+        check(lambda L, x, t: L.nn.functional.cross_entropy(x, t, reduction=reduction), x, t,
+              dtype=dtype, grad=(True, False))
+
+
+def test_fused_cross_entropy_takes_both_paths(monkeypatch):
+    """The shift is skipped exactly when every row's maximum lies within the limit (a test of
+    the decision, so that the test above compares both formulas)."""
+    seen = []
+    real_exp = np.exp
+    monkeypatch.setattr(loss_module.np, "exp", lambda a, **kw: seen.append(a.max()) or
+                        real_exp(a, **kw), raising=True)
+    x = np.array([[59.0, 1.0, -3.0], [-60.0, -61.0, -70.0]], np.float32)
+    F.cross_entropy(minitorch.tensor(x), minitorch.tensor([0, 2]))
+    x[1, 0] = -61.5       # one row's maximum beyond −60: every row is shifted
+    F.cross_entropy(minitorch.tensor(x), minitorch.tensor([0, 2]))
+    assert seen == [59.0, 0.0]
+
+
+def test_fused_cross_entropy_on_threads_gives_the_bits_of_one_call(monkeypatch):
+    """Above parallel.ROW_BLOCKS_ABOVE entries forward and backward go in blocks of rows on the
+    intra-op threads: the same bits as one call, and torch's values."""
+    from minitorch.backend import parallel
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((200, 300)).astype(np.float32) * 4
+    t = rng.integers(0, 300, 200)
+    g = rng.standard_normal(200).astype(np.float32)
+    before, blocks = minitorch.get_num_threads(), []
+    real = parallel.for_row_blocks
+    monkeypatch.setattr(parallel, "for_row_blocks", lambda *a: blocks.append(a) or real(*a))
+    monkeypatch.setattr(parallel, "GRAIN", 3000)              # blocks of 10 rows
+    results = []
+    try:
+        minitorch.set_num_threads(3)
+        for above in (0, x.size):                             # on threads, then one call
+            monkeypatch.setattr(parallel, "ROW_BLOCKS_ABOVE", above)
+            xm = minitorch.tensor(x, requires_grad=True)
+            out = F.cross_entropy(xm, minitorch.tensor(t), reduction="none")
+            out.backward(minitorch.tensor(g))
+            results.append((out.detach().numpy(), xm.grad.numpy()))
+    finally:
+        minitorch.set_num_threads(before)
+    assert len(blocks) == 2                                   # forward and backward, blocked once
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = torch.nn.functional.cross_entropy(xt, torch.tensor(t), reduction="none")
+    out_t.backward(torch.tensor(g))
+    np.testing.assert_allclose(results[0][0], out_t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][1], xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+@pytest.mark.parametrize("row", [[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0],
+                                 [-np.inf, -np.inf, -np.inf]])
+def test_fused_cross_entropy_non_finite_logits_as_torch(row, reduction):
+    x = np.array([row, [0.5, -0.5, 2.0]])
+    check(lambda L, x, t: L.nn.functional.cross_entropy(x, t, reduction=reduction), x,
+          np.array([1, 2]), dtype="float64", grad=(True, False))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gradcheck_fused_cross_entropy(reduction):
+    rng = np.random.default_rng(4)
+    t = minitorch.tensor([1, 3, 0])
+    for scale in (1.0, 300.0):     # without and with the shift (limit ±600 in float64)
+        x = f64(rng.standard_normal((3, 4)) + scale)
+        assert gradcheck(lambda x: F.cross_entropy(x, t, reduction=reduction), (x,))
 
 
 @given(data=st.data(), problem=class_problems(), seed=SEEDS, dtype=DTYPES,

@@ -46,18 +46,19 @@ def test_cnn_loss_graph_nodes_edges_labels(cnn_loss):
     model, loss = cnn_loss
     nodes, edges = parse_dot(draw_graph(loss, params=model.named_parameters()))
     ops = [v.split("\n")[0] for k, v in nodes.items() if v.split("\n")[0].endswith("Backward")]
-    # conv-relu-pool ×3, flatten, (linear-relu) ×2, linear, log_softmax, nll_loss
+    # conv-relu-pool ×3, flatten, (linear-relu) ×2, linear, cross_entropy (one Function for
+    # class indices without weights; torch shows log_softmax and nll_loss there)
     assert sorted(ops) == sorted(["Conv2dBackward", "ReLUBackward", "MaxPool2dBackward"] * 3
                                  + ["ReshapeBackward"] + ["LinearBackward", "ReLUBackward"] * 2
-                                 + ["LinearBackward", "LogSoftmaxBackward", "NLLLossBackward"])
+                                 + ["LinearBackward", "CrossEntropyBackward"])
     leaves = {v.split("\n")[0]: v for v in nodes.values() if "requires_grad=True" in v}
     assert set(leaves) == {name for name, _ in model.named_parameters()}     # 12 parameters
     inputs = [v for v in nodes.values() if v.startswith("input ")]
     assert inputs == ["input (2,3,32,32)\nrequires_grad=False"]
-    assert len(nodes) == 17 + 12 + 1
+    assert len(nodes) == 16 + 12 + 1
     # one edge per tensor input of every op: conv 3·3, relu 5, pool 3, reshape 1, linear 3·3,
-    # log_softmax 1, nll_loss 1 (its target is not a tensor input of the graph)
-    assert len(edges) == 9 + 5 + 3 + 1 + 9 + 1 + 1
+    # cross_entropy 1 (its target is not a tensor input of the graph)
+    assert len(edges) == 9 + 5 + 3 + 1 + 9 + 1
     assert all(a in nodes and b in nodes for a, b in edges)
     # labels: op, output shape, dtype
     label = {k: v for k, v in nodes.items()}
@@ -66,7 +67,7 @@ def test_cnn_loss_graph_nodes_edges_labels(cnn_loss):
     assert len(conv1_op) == 1 and label[conv1_op[0]] == "Conv2dBackward\n(2,32,32,32) float32"
     assert label[conv1] == "conv1.weight\n(32,3,3,3) float32\nrequires_grad=True"
     root = [k for k in nodes if not any(a == k for a, _ in edges)]
-    assert [label[k] for k in root] == ["NLLLossBackward\n() float32"]
+    assert [label[k] for k in root] == ["CrossEntropyBackward\n() float32"]
     assert "MaxPool2dBackward\n(2,128,4,4) float32" in label.values()
     assert "ReshapeBackward\n(2,2048) float32" in label.values()
 

@@ -23,9 +23,11 @@ and with 'mean' over a batch of N samples, L = (1/N) Σₙ ℓₙ, so
 The seed document ``004`` writes J = −Σᵢ yᵢ log pᵢ and then ∂J/∂pᵢ = 1/pᵢ − yᵢ. That is wrong:
 ∂J/∂pᵢ = −yᵢ / pᵢ. Pushed through the softmax Jacobian ∂pᵢ/∂z_k = pᵢ(δᵢk − p_k) it gives
 ∂J/∂z_k = Σᵢ (−yᵢ/pᵢ) pᵢ (δᵢk − p_k) = −y_k + p_k Σᵢ yᵢ = p_k − y_k (for Σᵢ yᵢ = 1), the formula
-above. Here cross_entropy is log_softmax followed by nll_loss (as in torch); the chain rule
+above. torch computes cross_entropy as log_softmax followed by nll_loss, and so does
+``cross_entropy`` here with weights, smoothing, ignored targets or spatial dims: the chain rule
 through ``LogSoftmax.backward`` and ``NLLLoss.backward`` produces exactly p − onehot, scaled by
-1/N (or wₙ/Σw with class weights).
+1/N (or wₙ/Σw with class weights). Plain (N, C) logits with class indices go through one
+Function, ``CrossEntropy``, whose backward is that formula in one pass.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import warnings
 import numpy as np
 
 from ...autograd import ArrayFunction, is_grad_enabled
-from ...backend import array_module, promote_types
+from ...backend import array_module, parallel, promote_types
 from ...ops import unbroadcast
 from ...tensor import Tensor, broadcast_shapes, fmt_shape, where
 from .activation import log_softmax
@@ -294,10 +296,93 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
 # ---------------------------------------------------------------------------------------------
 # cross_entropy
 # ---------------------------------------------------------------------------------------------
+# No e^x overflows, nor does a whole row underflow, while every row's maximum lies in
+# [−limit, limit]: e^60 ≈ 1.1e26 (float32's largest is 3.4e38 ≈ e^88), e^600 ≈ 3.8e260 (float64's
+# e^709). Sums of up to 10^9 such terms stay finite.
+_NO_SHIFT_LIMIT = {np.float32: 60.0, np.float64: 600.0}
+
+
+class CrossEntropy(ArrayFunction):
+    """The usual classifier loss in one Function: logits x (N, C), class indices t (N,), every
+    target a class index, no class weight, no label smoothing. (torch composes log_softmax and
+    nll_loss; ``cross_entropy`` does too in every other case. Here the log-softmax is never
+    written out, and backward is one pass.)
+
+        ℓₙ = log Σ_c e^(x[n, c]) − x[n, tₙ]                     (= −log softmax(xₙ)[tₙ])
+        dL/dx[n, c] = ĝₙ · (softmax(xₙ)_c − [c = tₙ]),     ĝ = g ('none'), g ('sum'), g / N ('mean')
+
+    The log-sum-exp is m + log Σ_c e^(x[n, c] − m), m the row's maximum, so that no e^x
+    overflows — except when every row's maximum lies in [−60, 60] (float32; [−600, 600] for
+    float64): then no e^x can overflow and each sum's largest term is at least e^−60, so the
+    shift is skipped, one pass over the logits fewer (the same value up to rounding). Forward
+    keeps E = e^(x − m) (or e^x) and its row sums S; softmax = E / S in backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, reduction):
+        xp = array_module(x)
+        n = x.shape[0]
+        m = x.max(axis=1, keepdims=True)
+        limit = _NO_SHIFT_LIMIT.get(x.dtype.type) if xp is np else None  # (no device sync)
+        shift = not (limit and np.abs(m).max() <= limit)       # (False for a NaN maximum)
+        e, sums = xp.empty_like(x), xp.empty((n, 1), dtype=x.dtype)
+
+        def rows(r0, r1):
+            if shift:
+                xp.exp(xp.subtract(x[r0:r1], m[r0:r1], out=e[r0:r1]), out=e[r0:r1])
+            else:
+                xp.exp(x[r0:r1], out=e[r0:r1])
+            e[r0:r1].sum(axis=1, keepdims=True, out=sums[r0:r1])
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            _on_row_blocks(rows, x)
+            lse = xp.log(sums[:, 0])
+            if shift:
+                lse += m[:, 0]
+            losses = lse - x[xp.arange(n), target]
+        ctx.e, ctx.sums, ctx.target, ctx.reduction = e, sums, target, reduction
+        if reduction == "none":
+            return losses
+        total = xp.asarray(losses.sum(), dtype=x.dtype)
+        return total if reduction == "sum" else total / x.dtype.type(n)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = array_module(g)
+        e, n = ctx.e, ctx.e.shape[0]
+        if ctx.reduction == "none":
+            c = g[:, None]                     # ĝₙ, one per row
+        else:
+            c = g if ctx.reduction == "sum" else g / g.dtype.type(n)
+        scale = c / ctx.sums                   # ĝₙ / Sₙ
+        dx = xp.empty_like(e)
+
+        def rows(r0, r1):
+            xp.multiply(e[r0:r1], scale[r0:r1], out=dx[r0:r1])   # ĝₙ · softmax(xₙ)
+        with np.errstate(invalid="ignore", over="ignore"):
+            _on_row_blocks(rows, e)
+            dx[xp.arange(n), ctx.target] -= c[:, 0] if ctx.reduction == "none" else c
+        return dx, None, None
+
+
+def _on_row_blocks(fn, x) -> None:
+    """fn(r0, r1) over the rows of x (N, C): in cache-sized blocks on the intra-op threads for
+    NumPy arrays above ``parallel.ROW_BLOCKS_ABOVE`` entries when there are threads (rows are
+    independent: the same bits), else in one call. On one thread the blocks cost more than the
+    cache saves (these passes are short: forward+backward of (4096, 1000) float32 10.8 → 11.3
+    ms; at 2 threads 10.5 → 8.2 ms)."""
+    if (array_module(x) is np and x.size > parallel.ROW_BLOCKS_ABOVE
+            and parallel.get_num_threads() > 1):
+        parallel.for_row_blocks(x.shape[0], x.shape[1], fn)
+    else:
+        fn(0, x.shape[0])
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between softmax(input) and the target, along the class dim (dim 1, or 0 for
-    an unbatched (C,) input). Composed of differentiable Functions: ``LogSoftmax``, ``NLLLoss``.
+    an unbatched (C,) input). (N, C) or (C,) logits with class indices, no weight, no smoothing
+    and no ignored target: one Function, ``CrossEntropy``; otherwise composed of ``LogSoftmax``
+    and ``NLLLoss``.
 
     Shapes: input (N, C, d1, …) or (C,) logits; target either
       * class indices (N, d1, …) or (), int64 (or uint8): ℓₙ = −wₙ log softmax(xₙ)[tₙ];
@@ -348,6 +433,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         return -terms.sum() / (input.numel() // n_classes if n_classes else 0)
 
     t, none_ignored = _class_index_target(op, input, target, ignore_index)
+    if (weight is None and label_smoothing == 0 and none_ignored and input.ndim <= 2
+            and input.numel() > 0 and input.dtype.name in ("float32", "float64")):
+        if input.ndim == 1:
+            out = CrossEntropy.apply(input.reshape(1, -1), t.reshape(1), reduction)
+            return out.reshape(()) if reduction == "none" else out
+        return CrossEntropy.apply(input, t, reduction)
     if weight is not None:
         _no_grad_arg(op, "weight", weight)
     log_p = log_softmax(input, class_dim)
