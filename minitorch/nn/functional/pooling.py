@@ -27,9 +27,13 @@ For a fixed kernel offset (a, b) the values seen by *all* windows form one strid
 padded input, ``xpad[:, :, a·dH :: sH, b·dW :: sW]`` (OH × OW of them). So the scan above becomes
 kH·kW whole-array steps — the same comparison, done for every window at once::
 
-    best   = value at offset 0            winner = first valid offset (per output pixel)
-    for each later offset k:  better = (slice_k > best) | isnan(slice_k)
-                              winner = k where better;  best = maximum(best, slice_k)
+    best   = −∞                           winner = first valid offset (per output pixel)
+    for each offset k:  better = (slice_k > best) | isnan(slice_k)
+                        winner = k where better;  best = maximum(best, slice_k)
+
+The padding is never built: a padded position is −∞ and never wins, so for offset k only the
+windows whose position at k lies inside the input take part — a sub-rectangle of the outputs
+and one strided slice of x itself (``MaxPool2d.window_part``).
 
 Backward (the vector-Jacobian product): y[n,c,i,j] = x[n,c, position of the winner], so
 
@@ -127,16 +131,35 @@ class MaxPool2d(ArrayFunction):
         return (geo.ph, max(0, needed_h - geo.ph - geo.H), geo.pw, max(0, needed_w - geo.pw - geo.W))
 
     @staticmethod
+    def window_part(geo: PoolGeometry, a: int, b: int):
+        """Kernel offset (a, b) without padding: ((rows, cols) of the outputs whose window has
+        its offset-(a, b) position inside the input, (rows, cols) of those positions in x), as
+        slices, or None when no window has. Window i reads input row i·sH − pH + a·dH."""
+        def axis(n_out, s, p, d, offset, size):
+            shift = offset * d - p
+            i0, i1 = max(0, -(shift // s)), min(n_out, (size - 1 - shift) // s + 1)
+            if i1 <= i0:
+                return None
+            return slice(i0, i1), slice(i0 * s + shift, (i1 - 1) * s + shift + 1, s)
+        rows = axis(geo.OH, geo.sh, geo.ph, geo.dh, a, geo.H)
+        cols = axis(geo.OW, geo.sw, geo.pw, geo.dw, b, geo.W)
+        if rows is None or cols is None:
+            return None
+        return (rows[0], cols[0]), (rows[1], cols[1])
+
+    @staticmethod
     def forward_cpu(ctx, x):
+        """The scan of the module docstring on the unpadded input: for each kernel offset only
+        the windows whose position at that offset is inside the input compare (a padded
+        position is −∞ and never wins, so the others skip it). Padding the input first, as this
+        did before, copied it (ResNet stem 3x3/2 pad 1, (8, 64, 112, 112) float32: 7 ms)."""
         geo = ctx.geometry
         xp = array_module(x)
-        # pad with the smallest value of the dtype on every side windows reach
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xpad = pad2d(x, MaxPool2d.padding_reached(geo), value=lowest)
-        offsets = [(a, b) for a in range(geo.kh) for b in range(geo.kw)]  # torch's scan order
+        # torch's scan order; (outputs, inputs) slices per offset
+        parts = [MaxPool2d.window_part(geo, a, b) for a in range(geo.kh) for b in range(geo.kw)]
 
-        # the running maximum starts at offset 0 (a padded −∞ there never wins, as in torch)
-        best = xpad[MaxPool2d.window_slice(geo, 0, 0)].copy()
+        best = xp.empty((geo.N, geo.C, geo.OH, geo.OW), dtype=x.dtype)
         winner = index_dtype = first = None
         if ctx.track_winner:
             first_a = first_valid_offset(geo.OH, geo.kh, geo.sh, geo.ph, geo.dh, xp)
@@ -151,26 +174,35 @@ class MaxPool2d(ArrayFunction):
                          and xp.isnan(x.max()))
 
         def scan(lo, hi):  # images lo..hi-1: every kernel offset, in torch's scan order
-            best_, xpad_ = best[lo:hi], xpad[lo:hi]
+            best_, x_ = best[lo:hi], x[lo:hi]
+            best_[...] = lowest          # the running maximum starts at −∞, as in torch
             if ctx.track_winner:
                 winner_ = winner[lo:hi]
                 winner_[...] = first
                 # scratch buffers reused by every offset (no allocation in the loop)
                 better, candidate = xp.empty(best_.shape, dtype=bool), xp.empty_like(winner_)
-            for k, (a, b) in enumerate(offsets[1:], start=1):
-                values = xpad_[MaxPool2d.window_slice(geo, a, b)]
+            for k, part in enumerate(parts):
+                if part is None:
+                    continue
+                (oi, oj), (xi, xj) = part
+                values, run = x_[:, :, xi, xj], best_[:, :, oi, oj]
+                if k == 0:   # everything beats −∞ except −∞, and the winner starts at 0 there
+                    run[...] = values
+                    continue
                 if ctx.track_winner:
-                    xp.greater(values, best_, out=better)
+                    better_, candidate_ = better[:, :, oi, oj], candidate[:, :, oi, oj]
+                    won = winner_[:, :, oi, oj]
+                    xp.greater(values, run, out=better_)
                     if check_nan:
-                        better |= xp.isnan(values)
+                        better_ |= xp.isnan(values)
                     # winner = k where better. Masked writes (copyto(where=)) are slow on random
                     # masks; since k only grows along the scan, "the last k that was better" is
                     # a running max (a better value is never padding: k is past the first valid
                     # offset)
-                    xp.multiply(better, index_dtype(k), out=candidate)
-                    xp.maximum(winner_, candidate, out=winner_)
+                    xp.multiply(better_, index_dtype(k), out=candidate_)
+                    xp.maximum(won, candidate_, out=won)
                 # max() keeps a NaN once it is there and takes a new NaN: torch's running value
-                xp.maximum(best_, values, out=best_)
+                xp.maximum(run, values, out=run)
 
         # the images are independent: split them over the intra-op threads on the CPU
         run_over_images(geo, xp, scan)
