@@ -173,9 +173,15 @@ class MaxPool2d(ArrayFunction):
         check_nan = bool(ctx.track_winner and x.dtype.kind == "f" and x.size
                          and xp.isnan(x.max()))
 
+        # the running maximum starts at −∞, as in torch; offset 0 then writes its values, so
+        # the −∞ is needed only where offset 0 lies in the padding
+        everywhere = (slice(0, geo.OH), slice(0, geo.OW))
+        start_low = parts[0] is None or parts[0][0] != everywhere
+
         def scan(lo, hi):  # images lo..hi-1: every kernel offset, in torch's scan order
             best_, x_ = best[lo:hi], x[lo:hi]
-            best_[...] = lowest          # the running maximum starts at −∞, as in torch
+            if start_low:
+                best_[...] = lowest
             if ctx.track_winner:
                 winner_ = winner[lo:hi]
                 winner_[...] = first
