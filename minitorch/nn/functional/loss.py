@@ -298,24 +298,29 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
 # ---------------------------------------------------------------------------------------------
 # No e^x overflows, nor does a whole row underflow, while every row's maximum lies in
 # [−limit, limit]: e^60 ≈ 1.1e26 (float32's largest is 3.4e38 ≈ e^88), e^600 ≈ 3.8e260 (float64's
-# e^709). Sums of up to 10^9 such terms stay finite.
+# e^709). Sums of up to 10^9 such terms stay finite. Tried on inputs of at least
+# _NO_SHIFT_ABOVE logits: on smaller ones the pass it saves costs less than the check.
 _NO_SHIFT_LIMIT = {np.float32: 60.0, np.float64: 600.0}
+_NO_SHIFT_ABOVE = 1 << 16
 
 
 class CrossEntropy(ArrayFunction):
     """The usual classifier loss in one Function: logits x (N, C), class indices t (N,), every
     target a class index, no class weight, no label smoothing. (torch composes log_softmax and
     nll_loss; ``cross_entropy`` does too in every other case. Here the log-softmax is never
-    written out, and backward is one pass.)
+    written out, and backward is one product.)
 
-        ℓₙ = log Σ_c e^(x[n, c]) − x[n, tₙ]                     (= −log softmax(xₙ)[tₙ])
+        ℓₙ = (m − x[n, tₙ]) + log Σ_c e^(x[n, c] − m)    (= −log softmax(xₙ)[tₙ]; m the row max)
         dL/dx[n, c] = ĝₙ · (softmax(xₙ)_c − [c = tₙ]),     ĝ = g ('none'), g ('sum'), g / N ('mean')
 
-    The log-sum-exp is m + log Σ_c e^(x[n, c] − m), m the row's maximum, so that no e^x
-    overflows — except when every row's maximum lies in [−60, 60] (float32; [−600, 600] for
-    float64): then no e^x can overflow and each sum's largest term is at least e^−60, so the
-    shift is skipped, one pass over the logits fewer (the same value up to rounding). Forward
-    keeps E = e^(x − m) (or e^x) and its row sums S; softmax = E / S in backward.
+    The shift by m keeps every e^(x − m) ≤ 1, so nothing overflows, and the sum in [1, C]; taking
+    m − x[n, tₙ] first keeps a small loss (a confident, right prediction) as accurate as torch's
+    — log Σ e^x − x[n, tₙ] would round at the size of m. When every row's maximum lies in
+    [−60, 60] (float32; [−600, 600] for float64) and there are many logits, the subtraction pass
+    is skipped: no e^x can overflow then and each sum Sₙ = Σ_c e^(x[n, c]) keeps a term of at
+    least e^−60, and the log term is log(Sₙ · e^(−m)), a product, not a difference. Forward keeps
+    E = e^(x − m) (or e^x) and its row sums S; backward forms softmax = E / S first and then
+    multiplies by ĝ (ĝ / S could overflow where S is near e^−60).
     """
 
     @staticmethod
@@ -323,8 +328,10 @@ class CrossEntropy(ArrayFunction):
         xp = array_module(x)
         n = x.shape[0]
         m = x.max(axis=1, keepdims=True)
-        limit = _NO_SHIFT_LIMIT.get(x.dtype.type) if xp is np else None  # (no device sync)
-        shift = not (limit and np.abs(m).max() <= limit)       # (False for a NaN maximum)
+        shift = True
+        if xp is np and x.size >= _NO_SHIFT_ABOVE and x.shape[1] > 1:   # (no device sync)
+            limit = _NO_SHIFT_LIMIT.get(x.dtype.type)
+            shift = not (limit and np.abs(m).max() <= limit)   # (False for a NaN maximum)
         e, sums = xp.empty_like(x), xp.empty((n, 1), dtype=x.dtype)
 
         def rows(r0, r1):
@@ -335,11 +342,11 @@ class CrossEntropy(ArrayFunction):
             e[r0:r1].sum(axis=1, keepdims=True, out=sums[r0:r1])
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             _on_row_blocks(rows, x)
-            lse = xp.log(sums[:, 0])
-            if shift:
-                lse += m[:, 0]
-            losses = lse - x[xp.arange(n), target]
-        ctx.e, ctx.sums, ctx.target, ctx.reduction = e, sums, target, reduction
+            m1 = m[:, 0]
+            rest = sums[:, 0] if shift else sums[:, 0] * xp.exp(-m1)   # Σ_c e^(x − m), in [1, C]
+            losses = (m1 - x[xp.arange(n), target]) + xp.log(rest)
+        ctx.save_for_backward(e, sums)   # (released after backward, as every saved array)
+        ctx.target, ctx.reduction = target, reduction
         if reduction == "none":
             return losses
         total = xp.asarray(losses.sum(), dtype=x.dtype)
@@ -348,17 +355,18 @@ class CrossEntropy(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         xp = array_module(g)
-        e, n = ctx.e, ctx.e.shape[0]
+        e, sums = ctx.saved_tensors
+        n = e.shape[0]
         if ctx.reduction == "none":
             c = g[:, None]                     # ĝₙ, one per row
         else:
             c = g if ctx.reduction == "sum" else g / g.dtype.type(n)
-        scale = c / ctx.sums                   # ĝₙ / Sₙ
         dx = xp.empty_like(e)
 
         def rows(r0, r1):
-            xp.multiply(e[r0:r1], scale[r0:r1], out=dx[r0:r1])   # ĝₙ · softmax(xₙ)
-        with np.errstate(invalid="ignore", over="ignore"):
+            xp.divide(e[r0:r1], sums[r0:r1], out=dx[r0:r1])          # softmax(xₙ)
+            dx[r0:r1] *= c[r0:r1] if ctx.reduction == "none" else c  # · ĝₙ
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             _on_row_blocks(rows, e)
             dx[xp.arange(n), ctx.target] -= c[:, 0] if ctx.reduction == "none" else c
         return dx, None, None

@@ -337,8 +337,9 @@ _LOADED = {}
 
 
 def load(source: str, name: str, variant: str = "fast") -> Module:
-    """The Module for (source, name, variant), compiled and loaded once per process."""
-    key = (source, name, variant)
+    """The Module for (source, name, variant) and the current $MINITORCH_CUDA_CPU_CXXFLAGS,
+    compiled and loaded once per process."""
+    key = (source, name, variant, tuple(_build.extra_flags()))
     if key not in _LOADED:
         _LOADED[key] = Module(source, name, variant)
     return _LOADED[key]
