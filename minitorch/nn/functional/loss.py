@@ -388,9 +388,9 @@ def _on_row_blocks(fn, x) -> None:
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between softmax(input) and the target, along the class dim (dim 1, or 0 for
-    an unbatched (C,) input). (N, C) or (C,) logits with class indices, no weight, no smoothing
-    and no ignored target: one Function, ``CrossEntropy``; otherwise composed of ``LogSoftmax``
-    and ``NLLLoss``.
+    an unbatched (C,) input). (N, C) or (C,) float32/float64 logits with class indices, no
+    weight, no smoothing and an ignore_index that is no class (the default −100): one Function,
+    ``CrossEntropy``; otherwise composed of ``LogSoftmax`` and ``NLLLoss``.
 
     Shapes: input (N, C, d1, …) or (C,) logits; target either
       * class indices (N, d1, …) or (), int64 (or uint8): ℓₙ = −wₙ log softmax(xₙ)[tₙ];
