@@ -27,7 +27,7 @@ above. torch computes cross_entropy as log_softmax followed by nll_loss, and so 
 ``cross_entropy`` here with weights, smoothing, ignored targets or spatial dims: the chain rule
 through ``LogSoftmax.backward`` and ``NLLLoss.backward`` produces exactly p − onehot, scaled by
 1/N (or wₙ/Σw with class weights). Plain (N, C) logits with class indices go through one
-Function, ``CrossEntropy``, whose backward is that formula in one pass.
+Function, ``CrossEntropy``, whose backward computes that formula directly.
 """
 from __future__ import annotations
 
@@ -308,7 +308,7 @@ class CrossEntropy(ArrayFunction):
     """The usual classifier loss in one Function: logits x (N, C), class indices t (N,), every
     target a class index, no class weight, no label smoothing. (torch composes log_softmax and
     nll_loss; ``cross_entropy`` does too in every other case. Here the log-softmax is never
-    written out, and backward is one product.)
+    written out, and backward is the formula below, with no graph between.)
 
         ℓₙ = (m − x[n, tₙ]) + log Σ_c e^(x[n, c] − m)    (= −log softmax(xₙ)[tₙ]; m the row max)
         dL/dx[n, c] = ĝₙ · (softmax(xₙ)_c − [c = tₙ]),     ĝ = g ('none'), g ('sum'), g / N ('mean')
