@@ -65,7 +65,7 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("MINITORCH_FAKE_CUPY") == "1":   # asked for the emulated GPU: never skip
         from minitorch.backend import device
         raise pytest.UsageError(f"MINITORCH_FAKE_CUPY=1 but the CuPy stand-in did not load: "
-                                f"{device._cupy_error!r}")
+                                f"{device._cupy_error}")
     skip = pytest.mark.skip(reason="no CUDA device: CuPy or an NVIDIA GPU is missing")
     for item in items:
         if "cuda" in item.keywords:

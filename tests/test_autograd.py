@@ -4,6 +4,8 @@ retain_grad, grad modes, detach, custom Functions, and the rules for in-place op
 Whenever torch defines the outcome (a gradient, or an error), the test runs the same program with
 ``L = torch`` and ``L = minitorch`` and compares.
 """
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -1078,3 +1080,26 @@ def test_a_view_op_that_saves_its_output_sees_changes_made_through_the_base():
         base.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_the_first_op_of_a_process_is_freed_with_its_last_reference():
+    """The first op of a process is the one whose ``array_module`` call tries to import CuPy.
+    Where that import fails, the failure must be kept as text: its exception's traceback holds
+    every frame of the caller, so the first op's node, its saved arrays and its result stayed
+    alive for the life of the process. A fresh interpreter, so that this op is really first."""
+    import subprocess
+    import sys
+    program = (
+        "import gc, weakref, numpy as np, minitorch\n"
+        "import minitorch.nn.functional as F\n"
+        "x = minitorch.tensor(np.ones((4, 3), np.float32), requires_grad=True)\n"
+        "loss = F.cross_entropy(x, minitorch.tensor([0, 1, 2, 0]))\n"
+        "out, node = weakref.ref(loss), weakref.ref(loss.grad_fn)\n"
+        "del loss\n"
+        "gc.collect()\n"
+        "print(out() is None, node() is None)\n")
+    env = {k: v for k, v in os.environ.items() if k != "MINITORCH_FAKE_CUPY"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"], done.stdout

@@ -26,12 +26,14 @@ def cupy_module(required: bool = True):
             cupy.cuda.runtime.getDeviceCount()
             _cupy = cupy
         except Exception as e:  # ImportError, or CuPy present without a driver/GPU
-            _cupy_error = e
+            # its text only: the exception's traceback would keep alive every frame of the
+            # first caller (the first op's arrays and graph) for the life of the process
+            _cupy_error = f"{type(e).__name__}: {e}"
     if _cupy is None and required:
         raise RuntimeError(
             "CUDA is not available: minitorch needs CuPy and an NVIDIA GPU for 'cuda' tensors "
             f"(pip install 'minitorch[cuda12]' or 'minitorch[cuda13]'); the import failed with: "
-            f"{_cupy_error!r}")
+            f"{_cupy_error}")
     return _cupy
 
 
