@@ -6,6 +6,9 @@
 as they run, with a clock around each step (``cpu_phase_times``, kept beside that code); each
 phase's median over ``--repeats`` is shown in ms, beside the whole minitorch forward+backward and
 torch's, timed alternately in the same process (float32, input and weight gradients, bias).
+"GEMMs ÷ torch" is the three matrix products alone (GEMM y, dw, dcols) over torch's whole
+forward+backward: above 1, this algorithm cannot match torch on that layer even with no copies
+at all, whatever is done around NumPy's BLAS.
 The phases are always the serial walk through the chunks (BLAS on the process's threads); the
 whole minitorch column is the real code, which at 2+ threads runs ranges of chunks on threads of
 its own, BLAS on one thread each (``parallel_blas_for``).
@@ -78,6 +81,8 @@ def profile_shape(shape, repeats):
     for name, ts in totals.items():
         row[name] = sorted(ts)[len(ts) // 2]
     row["ratio"] = row["minitorch"] / row["torch"]
+    # the floor of this algorithm: its three GEMMs alone, against torch's whole call
+    row["GEMMs ÷ torch"] = sum(v for k, v in row.items() if k.startswith("GEMM")) / row["torch"]
     gflop = 3 * 2.0 * n * o * c * k * k * geo.P * geo.Q / 1e9
     row["GFLOP/s"] = gflop / row["minitorch"] * 1e3
     return label, row

@@ -426,3 +426,30 @@ def test_thread_lists_run_one_child_per_count(monkeypatch, tmp_path):
     assert [c[2:] for c in calls] == [
         ["benchmarks", "--only", "conv2d", "--threads", "1", "--out", str(tmp_path / "threads-1")],
         ["benchmarks", "--only", "conv2d", "--threads", "2", "--out", str(tmp_path / "threads-2")]]
+
+
+def test_step_profile_stages_are_the_nets_forward():
+    """The stages of ``benchmarks.step_profile``, chained, compute the CIFAR Net's forward (in
+    eval mode, where dropout passes its input through): the profile times the step's own work."""
+    from benchmarks import step_profile
+    net = cases.build_model(torch, cases.seed_models().cifar_net,
+                            cases.model_state(cases.seed_models().cifar_net)).eval()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32))
+    inputs = step_profile.stage_inputs(torch, net, x)
+    assert len(inputs) == len(step_profile.STAGES) + 1
+    with torch.no_grad():
+        np.testing.assert_array_equal(inputs[-1], net(x).numpy())
+
+
+def test_step_profile_and_conv_profile_rows():
+    """Both profiles on a tiny batch: every stage gets positive times in both libraries, and
+    conv_profile's floor column is its three GEMM phases over torch's whole call."""
+    from benchmarks import conv_profile, step_profile
+    rows = step_profile.profile(batch=2, repeats=1)
+    names = [r[0] for r in rows]
+    assert names == [s[0] for s in step_profile.STAGES] + ["cross_entropy", "Adam step",
+                                                           "whole step"]
+    assert all(ours > 0 and ref > 0 for _, ours, ref in rows)
+    _, row = conv_profile.profile_shape(("tiny", 2, 4, 8, 6, 3, 1, 1), repeats=1)
+    gemms = row["GEMM y"] + row["GEMM dw"] + row["GEMM dcols"]
+    assert row["GEMMs ÷ torch"] == pytest.approx(gemms / row["torch"], rel=1e-12)
