@@ -8,9 +8,9 @@ momentum=None's cumulative average) after several training steps. float64 to 1e-
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
-from torch_compare import assert_close, check
+from torch_compare import assert_close, check, check_float32_accuracy
 
 import minitorch
 
@@ -32,6 +32,8 @@ def bn_shapes(draw, spatial_dims=(0, 1, 2)):
 @given(shape=bn_shapes(), seed=st.integers(0, 2**31 - 1), training=st.booleans(),
        affine=st.sampled_from(["both", "weight", "none"]), momentum=st.sampled_from([0.1, 0.7]),
        eps=st.sampled_from([1e-5, 1e-2]), dtype=DTYPES)
+@example(shape=(4, 5), seed=16777216, training=True, affine="both", momentum=0.1, eps=1e-5,
+         dtype="float32")  # drawn by the thorough profile: float32 gradients 1.1e-5 apart
 def test_functional_batch_norm_matches_torch(shape, seed, training, affine, momentum, eps, dtype):
     rng = np.random.default_rng(seed)
     c = shape[1]
@@ -50,7 +52,10 @@ def test_functional_batch_norm_matches_torch(shape, seed, training, affine, mome
             x, rm, rv, weight=None if affine == "none" else w,
             bias=b if affine == "both" else None, training=training, momentum=momentum, eps=eps)
 
-    check(fn, x, w, b, dtype=dtype, seed=seed)
+    if dtype == "float32" and training:  # batch statistics of a few values: ill-conditioned
+        check_float32_accuracy(fn, x, w, b, seed=seed)
+    else:
+        check(fn, x, w, b, dtype=dtype, seed=seed)
     for m, t in zip(running["minitorch"], running["torch"]):
         assert_close(m, t, dtype, what="running statistic")  # updated in training, kept in eval
 
