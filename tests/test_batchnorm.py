@@ -34,6 +34,8 @@ def bn_shapes(draw, spatial_dims=(0, 1, 2)):
        eps=st.sampled_from([1e-5, 1e-2]), dtype=DTYPES)
 @example(shape=(4, 5), seed=16777216, training=True, affine="both", momentum=0.1, eps=1e-5,
          dtype="float32")  # drawn by the thorough profile: float32 gradients 1.1e-5 apart
+@example(shape=(2, 2), seed=1, training=True, affine="both", momentum=0.1, eps=1e-5,
+         dtype="float32")  # both libraries 1.3e-5 off the float64 gradient
 def test_functional_batch_norm_matches_torch(shape, seed, training, affine, momentum, eps, dtype):
     rng = np.random.default_rng(seed)
     c = shape[1]

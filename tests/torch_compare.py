@@ -131,10 +131,12 @@ def check_float32_accuracy(fn, *arrays, grad=None, seed=0):
     size of those terms, and their float32 results differ by more than 1e-5 of the tensor's scale
     while neither is wrong. Here the reference is minitorch in float64, which first must match
     torch in float64 at 1e-10 (``check``); then every float32 output and gradient of minitorch
-    must be within the usual float32 tolerance of it, or within torch's own float32 error (the
-    largest over the tensor), whichever is larger: minitorch is held to torch's accuracy, not to
-    torch's rounding. The last calls of ``fn`` are minitorch's and torch's in float32, in that
-    order (for tests that read state ``fn`` left behind)."""
+    must lie within torch's own float32 error (the largest over the tensor) plus the usual float32
+    tolerance of it. Whatever the direct comparison with torch's float32 result accepts, this
+    accepts too (triangle inequality); beyond that only results closer to float64 than torch's:
+    minitorch is held to torch's accuracy, not to torch's rounding. The last calls of ``fn`` are
+    minitorch's and torch's in float32, in that order (for tests that read state ``fn`` left
+    behind)."""
     check(fn, *arrays, dtype="float64", grad=grad, seed=seed)
     if grad is None:
         grad = tuple(np.asarray(a).dtype.kind == "f" for a in arrays)
@@ -162,7 +164,7 @@ def check_float32_accuracy(fn, *arrays, grad=None, seed=0):
             continue
         scale = max(1.0, float(np.max(np.abs(ref), initial=0.0, where=np.isfinite(ref))))
         torch_error = float(np.nanmax(np.abs(theirs - ref), initial=0.0))
-        allowed = np.maximum(torch_error, RTOL["float32"] * (np.abs(ref) + scale))
+        allowed = torch_error + RTOL["float32"] * (np.abs(ref) + scale)
         error = np.abs(ours - ref)
         bad = ~(error <= allowed) & ~(np.isnan(ours) & np.isnan(ref))
         assert not bad.any(), (f"{what}: float32 error {np.nanmax(error):.3g} where float64 gives "
