@@ -18,8 +18,6 @@ count at import). The load-average rule of ``python -m benchmarks`` applies (``-
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 
 from . import threads as thread_setup
 
@@ -107,24 +105,17 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help="keep shapes whose label contains this")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
-    from . import load
-    counts = [int(t) for t in args.threads.split(",")]
-    if len(counts) > 1:
-        load.check_start(load.read(), load.cores(), args.force)
-        for t in counts:
-            cmd = [sys.executable, "-m", "benchmarks.conv_profile", "--threads", str(t),
-                   "--repeats", str(args.repeats), "--force"]
-            if args.only:
-                cmd += ["--only", args.only]
-            subprocess.check_call(cmd)
+    child_args = ["--repeats", str(args.repeats)] + (["--only", args.only] if args.only else [])
+    n_threads = thread_setup.one_count_per_process("benchmarks.conv_profile", args.threads,
+                                                   child_args, args.force)
+    if n_threads is None:
         return
-    thread_setup.configure(counts[0])
-    thread_setup.apply_to_torch(counts[0])
+    from . import load
     before = load.read()
     load.check_start(before, load.cores(), args.force)
     shapes = [s for s in SHAPES if not args.only or args.only in s[0]]
     results = [profile_shape(s, args.repeats) for s in shapes]
-    print_table(counts[0], results, before, load.read())
+    print_table(n_threads, results, before, load.read())
 
 
 if __name__ == "__main__":

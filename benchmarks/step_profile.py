@@ -17,8 +17,6 @@ stages alone start with cold caches. The load-average rule of ``python -m benchm
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 
 from . import threads as thread_setup
 
@@ -66,7 +64,7 @@ def profile(batch: int, repeats: int) -> list:
     inputs = stage_inputs(torch, models[torch], torch.from_numpy(data))
 
     def stage_call(L, k):
-        name, stage = STAGES[k] if k < len(STAGES) else ("cross_entropy", None)
+        stage = STAGES[k][1] if k < len(STAGES) else None  # None: cross_entropy
         model, F = models[L], L.nn.functional
         x = L.from_numpy(inputs[k].copy())
         if k > 0:
@@ -136,21 +134,16 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
-    from . import load
-    counts = [int(t) for t in args.threads.split(",")]
-    if len(counts) > 1:
-        load.check_start(load.read(), load.cores(), args.force)
-        for t in counts:
-            subprocess.check_call([sys.executable, "-m", "benchmarks.step_profile", "--threads",
-                                   str(t), "--batch", str(args.batch), "--repeats",
-                                   str(args.repeats), "--force"])
+    n_threads = thread_setup.one_count_per_process(
+        "benchmarks.step_profile", args.threads,
+        ["--batch", str(args.batch), "--repeats", str(args.repeats)], args.force)
+    if n_threads is None:
         return
-    thread_setup.configure(counts[0])
-    thread_setup.apply_to_torch(counts[0])
+    from . import load
     before = load.read()
     load.check_start(before, load.cores(), args.force)
     rows = profile(args.batch, args.repeats)
-    print_table(counts[0], args.batch, rows, before, load.read())
+    print_table(n_threads, args.batch, rows, before, load.read())
 
 
 if __name__ == "__main__":

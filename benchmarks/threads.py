@@ -115,3 +115,27 @@ def describe() -> dict:
         info["numpy_blas_source"] = "OPENBLAS_NUM_THREADS" if blas is not None else "unknown"
     info["numpy_blas"] = blas
     return info
+
+
+def one_count_per_process(module: str, threads: str, child_args: list, force: bool) -> int | None:
+    """The thread-count rule of the profiles (``benchmarks.conv_profile``, ``.step_profile``).
+
+    ``threads`` is a comma-separated list. With several counts: refuse a busy machine (unless
+    ``force``), run ``python -m module --threads t *child_args --force`` once per count (NumPy's
+    BLAS reads its thread count at import, so each count needs a process of its own) and return
+    None. With one count: set it up for both libraries before NumPy or torch is imported and
+    return it; the caller then measures in this process."""
+    import subprocess
+    import sys
+
+    from . import load
+    counts = [int(t) for t in threads.split(",")]
+    if len(counts) > 1:
+        load.check_start(load.read(), load.cores(), force)
+        for t in counts:
+            subprocess.check_call([sys.executable, "-m", module, "--threads", str(t),
+                                   *child_args, "--force"])
+        return None
+    configure(counts[0])
+    apply_to_torch(counts[0])
+    return counts[0]

@@ -453,3 +453,22 @@ def test_step_profile_and_conv_profile_rows():
     _, row = conv_profile.profile_shape(("tiny", 2, 4, 8, 6, 3, 1, 1), repeats=1)
     gemms = row["GEMM y"] + row["GEMM dw"] + row["GEMM dcols"]
     assert row["GEMMs ÷ torch"] == pytest.approx(gemms / row["torch"], rel=1e-12)
+
+
+def test_profiles_run_one_child_per_thread_count(monkeypatch):
+    """The profiles' rule (``threads.one_count_per_process``): several counts → one child each,
+    with the caller's arguments and --force (the parent checked the load once); one count → it is
+    set up here and returned."""
+    calls, configured = [], []
+    monkeypatch.setattr(load, "read", lambda: 0.0)
+    monkeypatch.setattr("subprocess.check_call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(threads, "configure", lambda n: configured.append(n) or n)
+    monkeypatch.setattr(threads, "apply_to_torch", lambda n: None)
+    assert threads.one_count_per_process("benchmarks.step_profile", "1,2", ["--batch", "8"],
+                                         False) is None
+    assert [c[1:] for c in calls] == [
+        ["-m", "benchmarks.step_profile", "--threads", "1", "--batch", "8", "--force"],
+        ["-m", "benchmarks.step_profile", "--threads", "2", "--batch", "8", "--force"]]
+    assert configured == []
+    assert threads.one_count_per_process("benchmarks.step_profile", "2", [], False) == 2
+    assert configured == [2] and len(calls) == 2
