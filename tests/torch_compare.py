@@ -132,9 +132,10 @@ def check_float32_accuracy(fn, *arrays, grad=None, seed=0):
     while neither is wrong. Here the reference is minitorch in float64, which first must match
     torch in float64 at 1e-10 (``check``); then every float32 output and gradient of minitorch
     must lie within torch's own float32 error (the largest over the tensor) plus the usual float32
-    tolerance of it. Whatever the direct comparison with torch's float32 result accepts, this
-    accepts too (triangle inequality); beyond that only results closer to float64 than torch's:
-    minitorch is held to torch's accuracy, not to torch's rounding. The last calls of ``fn`` are
+    tolerance of it. What the direct comparison with torch's float32 result accepts, this accepts
+    too (triangle inequality: |ours − ref| ≤ |ours − torch| + |torch − ref|); beyond that it
+    accepts errors no larger than torch's own largest one plus that tolerance: minitorch is held
+    to torch's accuracy, not to torch's rounding. The last calls of ``fn`` are
     minitorch's and torch's in float32, in that order (for tests that read state ``fn`` left
     behind)."""
     check(fn, *arrays, dtype="float64", grad=grad, seed=seed)
