@@ -227,6 +227,6 @@ def test_random_labels_match_the_pure_python_reference(case):
     macro_line = next(line for line in text.splitlines() if line.strip().startswith("macro"))
     # each printed number is its value rounded to 4 digits; the value itself was compared to 1e-12
     # above, and a value at a rounding midpoint (0.94375) may print either way from one ulp apart
-    printed = [float(v) for v in macro_line.split()[2:5]]
-    assert all(abs(p - macro[k]) <= 0.5e-4 + 1e-12 and len(v.split(".")[1]) == 4
-               for p, v, k in zip(printed, macro_line.split()[2:5], ("precision", "recall", "f1")))
+    for printed, k in zip(macro_line.split()[2:5], ("precision", "recall", "f1")):
+        assert len(printed.split(".")[1]) == 4, macro_line
+        assert abs(float(printed) - macro[k]) <= 0.5e-4 + 1e-12, (macro_line, k, macro[k])

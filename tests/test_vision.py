@@ -311,7 +311,6 @@ def test_minmax_and_standardize_match_torch(shape, per_channel, dtype, seed):
         check_float32_accuracy(standardize, x)
 
 
-
 def test_scalers_constant_input_and_errors():
     np.testing.assert_array_equal(np.asarray(T.MinMaxScale()(minitorch.full((2, 3), 4.0))), 0)
     for value, n in [(4.0, 6), (0.1, 7), (0.7, 10)]:  # 0.1 * 7 / 7 rounds away from 0.1
